@@ -1,0 +1,124 @@
+"""Starting the bot's front ends: the console, the demo, and the chat platforms together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Protocol
+
+from adapters.console import CONSOLE_USER, ConsoleAdapter
+from bot.alerts.service import AlertService
+from bot.core.seam import Platform, Recipient, Reply, Sender
+from bot.crypto import KeyOwner, hint_for
+from bot.runtime import Runtime, build_runtime
+from bot.settings import Settings
+from storage import credentials, users
+
+log = logging.getLogger(__name__)
+
+DEMO_KEY = "demo-key-0001"
+DEMO_BALANCE = "100"
+# The demo's simulated orders move within a minute, so the demo polls often enough to show it.
+DEMO_POLL_SECONDS = 5.0
+
+
+class PlatformAdapter(Sender, Protocol):
+    """A chat platform front end: started and stopped by the entry point, also a Sender."""
+
+    platform: Platform
+
+    async def start(self) -> None:
+        """Connect and begin serving updates."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop serving and disconnect."""
+        ...
+
+
+async def run_console(settings: Settings) -> None:
+    """Chat with the core in this terminal against the configured panel."""
+    async with build_runtime(settings) as runtime:
+        console = ConsoleAdapter(runtime.core)
+        async with AlertService(runtime, {"console": console}).running():
+            await console.run()
+
+
+def _fresh_demo_database(settings: Settings) -> str:
+    path = settings.database_path.with_name("demo.sqlite3")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+async def register_key(runtime: Runtime, platform: str, user_id: str, panel_url: str, key: str) -> None:
+    """Store a key for a user directly (the demo's pre-registered key)."""
+    user = await users.get_or_create_user(runtime.db, platform, user_id, chat_id=user_id)
+    ciphertext = runtime.cipher.encrypt(key, KeyOwner(platform, user_id, panel_url))
+    await credentials.upsert_credential(runtime.db, user.id, panel_url, ciphertext, hint_for(key))
+
+
+async def run_demo(settings: Settings) -> None:
+    """Start the panel simulator on a free loopback port and chat with it in the terminal."""
+    from bot.panel.simulator import PanelSimulator
+
+    simulator = PanelSimulator()
+    simulator.add_key(DEMO_KEY, balance=DEMO_BALANCE)
+    url = await simulator.start()
+    demo = settings.model_copy(
+        update={
+            "panel_api_url": url,
+            "panel_allowed_urls": [],
+            "database_url": _fresh_demo_database(settings),
+            "status_poll_seconds": min(settings.status_poll_seconds, DEMO_POLL_SECONDS),
+        }
+    )
+    try:
+        async with build_runtime(demo) as runtime:
+            await register_key(runtime, "console", CONSOLE_USER, url, DEMO_KEY)
+            console = ConsoleAdapter(runtime.core)
+            console.stdout.write(
+                f"Demo: a simulated panel runs at {url} with {DEMO_BALANCE} USD on the demo key "
+                f"{DEMO_KEY} (already registered for you).\n"
+                "Try: balance · services · services likes · order · orders · status <id> · help\n"
+            )
+            async with AlertService(runtime, {"console": console}).running():
+                await console.run()
+    finally:
+        await simulator.stop()
+
+
+def _platform_adapters(runtime: Runtime) -> list[PlatformAdapter]:
+    adapters: list[PlatformAdapter] = []
+    settings = runtime.settings
+    # Imported lazily: the core never imports a chat platform library, and a deployment with one
+    # token does not pay for the other library.
+    if settings.telegram_bot_token is not None:
+        from adapters.telegram_messenger import TelegramAdapter
+
+        adapters.append(TelegramAdapter(runtime.core, settings))
+    if settings.discord_bot_token is not None:
+        from adapters.discord_messenger import DiscordAdapter
+
+        adapters.append(DiscordAdapter(runtime.core, settings))
+    return adapters
+
+
+async def run_platforms(settings: Settings, stop: asyncio.Event) -> None:
+    """Run every configured chat platform in this event loop until `stop` is set."""
+    async with build_runtime(settings) as runtime:
+        adapters = _platform_adapters(runtime)
+        senders: dict[str, Sender] = {adapter.platform: adapter for adapter in adapters}
+        async with AsyncExitStack() as stack:
+            for adapter in adapters:
+                await adapter.start()
+                stack.push_async_callback(adapter.stop)
+                log.info("%s adapter started", adapter.platform)
+            await stack.enter_async_context(AlertService(runtime, senders).running())
+            await stop.wait()
+            log.info("stopping")
+
+
+__all__ = ["PlatformAdapter", "Recipient", "Reply", "register_key", "run_console", "run_demo"]

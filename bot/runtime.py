@@ -1,0 +1,54 @@
+"""Builds the shared resources once (database, cipher, panel client, core) and closes them cleanly."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import aiosqlite
+
+from bot.core.app import BotCore
+from bot.core.catalog import CatalogCache
+from bot.core.context import Resources
+from bot.crypto import KeyCipher, cipher_from_settings
+from bot.log_safety import secrets
+from bot.panel.client import PanelClient
+from bot.settings import Settings
+from storage.database import open_database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The process's shared resources and the core built on them."""
+
+    settings: Settings
+    db: aiosqlite.Connection
+    cipher: KeyCipher
+    panel: PanelClient
+    core: BotCore
+
+
+@asynccontextmanager
+async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Open the database, load the master key, start one panel connection pool; close on exit."""
+    for token in (settings.telegram_bot_token, settings.discord_bot_token):
+        if token is not None:
+            secrets.add(token.get_secret_value())
+    db = await open_database(settings.database_path)
+    try:
+        cipher = cipher_from_settings(settings)
+        async with PanelClient(timeout=settings.panel_timeout_seconds) as panel:
+            resources = Resources(
+                settings=settings,
+                db=db,
+                panel=panel,
+                cipher=cipher,
+                catalog=CatalogCache(panel),
+            )
+            yield Runtime(settings, db, cipher, panel, BotCore(resources))
+    finally:
+        await db.close()

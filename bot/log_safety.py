@@ -10,8 +10,8 @@ from collections.abc import Iterable
 REDACTED = "[redacted]"
 
 # Library loggers that print request URLs (Bot API URLs carry the token) or whole incoming payloads
-# (message texts, modal inputs holding an API key) at DEBUG. They are clamped whatever LOG_LEVEL says:
-# a secret in a debug line is still a leaked secret.
+# (message texts, modal inputs holding an API key) at DEBUG. They are clamped whatever LOG_LEVEL
+# says: a secret in a debug line is still a leaked secret.
 _CLAMPED_LOGGERS = {
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
@@ -115,11 +115,11 @@ def configure_logging(level: str, registry: SecretRegistry = secrets) -> None:
     root = logging.getLogger()
     root.setLevel(level)
     if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(
+        stream = logging.StreamHandler()
+        stream.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
         )
-        root.addHandler(handler)
+        root.addHandler(stream)
     for handler in root.handlers:
         install_redaction(handler, registry)
     clamp_library_loggers()

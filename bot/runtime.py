@@ -1,4 +1,4 @@
-"""Builds the shared resources once (database, cipher, panel client, core) and closes them cleanly."""
+"""Builds the shared resources once (database, cipher, panel client, core) and closes them."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from bot.core.handlers import (  # noqa: F401  (importing registers the handlers
     status,
 )
 from bot.core.registry import registry
-from bot.core.seam import Choice, CommandSpec, Invocation, Reply
+from bot.core.seam import Choice, CommandSpec, Invocation, Platform, Reply
 from bot.panel.errors import InvalidApiKey, PanelError, PanelRefused, PanelUnavailable
 from storage import credentials, users
 
@@ -164,7 +164,20 @@ class BotCore:
             private=True,
         )
 
-    async def complete_service(self, platform: str, user_id: str, query: str) -> list[Choice]:
+    async def warm_catalog(self, platform: Platform, user_id: str) -> None:
+        """Fetch the user's catalogue into the cache if it is not there (for autocomplete)."""
+        user = await users.get_user(self.res.db, platform, user_id)
+        if user is None:
+            return
+        inv = Invocation(platform, user_id, user_id, True, "command", "services")
+        ctx = Context(inv, self.res, user)
+        try:
+            active = await ctx.active_key()
+            await self.res.catalog.get(active.panel_url, active.credential.id, active.key)
+        except (UserError, PanelError) as error:
+            log.info("catalogue warm-up skipped: %s", type(error).__name__)
+
+    async def complete_service(self, platform: Platform, user_id: str, query: str) -> list[Choice]:
         """Up to 25 services matching `query` from the user's cached catalogue (no panel call)."""
         user = await users.get_user(self.res.db, platform, user_id)
         if user is None:

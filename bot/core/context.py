@@ -92,21 +92,23 @@ class Context:
     def decrypt(self, credential: CredentialRow) -> ActiveKey:
         """Decrypt one of this user's credentials."""
         try:
-            key = self.res.cipher.decrypt(credential.ciphertext, self.key_owner(credential.panel_url))
+            key = self.res.cipher.decrypt(
+                credential.ciphertext, self.key_owner(credential.panel_url)
+            )
         except DecryptionError:
             # A key we can no longer read (a lost master key) is as good as no key.
             raise NoKey() from None
         secrets.add(key)
         return ActiveKey(credential, key)
 
-    async def button(
-        self, label: str, action: Action, style: ButtonStyle = "secondary"
-    ) -> Button:
+    async def button(self, label: str, action: Action, style: ButtonStyle = "secondary") -> Button:
         """A button for `action`; state too big for 64 bytes goes to SQLite behind a Ref."""
         try:
             packed = action.pack()
         except ActionTooLong:
-            ref = await stored_actions.put_action(self.db, self.user.id, {"packed": action.encode()})
+            ref = await stored_actions.put_action(
+                self.db, self.user.id, {"packed": action.encode()}
+            )
             packed = Ref(self.inv.user_id, ref).pack()
         return Button(label, packed, style)
 
@@ -139,4 +141,3 @@ class Context:
     async def clear_conversation(self) -> None:
         """Stop waiting for anything from this user."""
         await conversations.clear_conversation(self.db, self.user.id)
-

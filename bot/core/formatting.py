@@ -15,7 +15,7 @@ def money(amount: Decimal | None, currency: str = "") -> str:
     if amount is None:
         return "?"
     rounded = amount.quantize(_FIVE_PLACES, rounding=ROUND_HALF_UP).normalize()
-    sign, digits, exponent = rounded.as_tuple()
+    exponent = rounded.as_tuple().exponent
     if isinstance(exponent, int) and exponent > -2:
         rounded = rounded.quantize(Decimal("0.01"))
     text = f"{rounded:,f}"

@@ -15,11 +15,13 @@ from typing import Literal
 
 from bot.panel.models import Service
 
-FieldKind = Literal["link", "quantity", "lines", "count", "text", "username", "url", "choice", "date"]
+FieldKind = Literal[
+    "link", "quantity", "lines", "count", "text", "username", "url", "choice", "date"
+]
 Answers = Mapping[str, object]
 
-SUBSCRIPTION_DELAYS = (
-    "0 5 10 15 20 30 40 50 60 90 120 150 180 210 240 270 300 360 420 480 540 600".split()
+SUBSCRIPTION_DELAYS = tuple(
+    ["0", "5", "10", "15", "20", "30", "40", "50", "60", "90", "120", "150", "180", "210", "240", "270", "300", "360", "420", "480", "540", "600"]
 )
 WEB_DEVICES = {"1": "Desktop", "2": "Android", "3": "iOS", "4": "Mixed mobile", "5": "Mixed"}
 WEB_TRAFFIC_TYPES = {"1": "Google keyword", "2": "Custom referrer", "3": "Blank referrer"}
@@ -241,15 +243,18 @@ def validate(spec: FieldSpec, text: str, service: Service, today: date | None = 
         allowed = {value for value, _ in spec.choices}
         value = text.split()[0]
         if value not in allowed:
-            listed = ", ".join(f"{value} ({label})" if value != label else value
-                               for value, label in spec.choices)
+            listed = ", ".join(
+                f"{value} ({label})" if value != label else value for value, label in spec.choices
+            )
             raise InvalidAnswer(f"The {spec.label} must be one of: {listed}.")
         return value
     if kind == "date":
         try:
             when = datetime.strptime(text, "%d/%m/%Y").date()
         except ValueError:
-            raise InvalidAnswer("The date must be a real date written d/m/Y, e.g. 31/12/2027.") from None
+            raise InvalidAnswer(
+                "The date must be a real date written d/m/Y, e.g. 31/12/2027."
+            ) from None
         if when <= (today or date.today()):
             raise InvalidAnswer("The expiry date must be in the future.")
         return when.strftime("%d/%m/%Y")
@@ -304,7 +309,9 @@ def add_fields(service: Service, answers: Answers) -> dict[str, str | int | list
 def describe_answer(spec: FieldSpec, value: object) -> str:
     """How an answer is shown on the confirmation."""
     if isinstance(value, list):
-        return f"{len(value)} ({', '.join(str(item) for item in value[:3])}{'…' if len(value) > 3 else ''})"
+        shown = ", ".join(str(item) for item in value[:3])
+        more = "…" if len(value) > 3 else ""
+        return f"{len(value)} ({shown}{more})"
     for choice, label in spec.choices:
         if choice == value and choice != label:
             return f"{choice} ({label})"

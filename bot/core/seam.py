@@ -42,7 +42,8 @@ class Button:
     label: str
     action: str = ""
     style: ButtonStyle = "secondary"
-    # A link button opens this URL instead of sending an action (e.g. a deep link to a private chat).
+    # A link button opens this URL instead of sending an action (e.g. a deep link to a private
+    # chat).
     url: str | None = None
 
 
@@ -64,7 +65,7 @@ class Reply:
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
-    # Personal content: Discord answers ephemerally; in a group, Telegram points to the private chat.
+    # Personal content: Discord answers it ephemerally.
     private: bool = False
     # Replace the message whose button was pressed instead of sending a new one.
     edit: bool = False
@@ -82,7 +83,7 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class CommandOption:
-    """One typed argument of a command, for platforms with typed options (Discord slash commands)."""
+    """One typed argument of a command, for platforms with typed options (slash commands)."""
 
     name: str
     description: str

@@ -1,4 +1,4 @@
-"""order: the order wizard, driven by the service type's fields, ending in an at-most-once placement."""
+"""order: the wizard, driven by the service type's fields, ending in an at-most-once placement."""
 
 from __future__ import annotations
 
@@ -203,7 +203,9 @@ async def _one_line(ctx: Context, service: Service, rest: list[str], active: Act
             f"link and a quantity. Send /order {service.service_id} to fill in its form."
         )
     if len(rest) != 2:
-        raise UserError("Use: /order <service id> <link> <quantity>, e.g. /order 12 https://t.me/x 1000")
+        raise UserError(
+            "Use: /order <service id> <link> <quantity>, e.g. /order 12 https://t.me/x 1000"
+        )
     answers: dict[str, object] = {}
     for spec, text in zip(forms.fields_for(service), rest, strict=True):
         try:
@@ -253,9 +255,7 @@ async def order_service(ctx: Context, action: OrderService) -> Reply:
     if service is None:
         raise UserError("This service is no longer offered by the panel.")
     reply = await start_wizard(ctx, service, active)
-    return Reply(
-        reply.text, buttons=reply.buttons, private=True, prompt=reply.prompt, edit=False
-    )
+    return Reply(reply.text, buttons=reply.buttons, private=True, prompt=reply.prompt, edit=False)
 
 
 @registry.answer("wizard")
@@ -356,7 +356,9 @@ async def confirmation_reply(ctx: Context, state: dict[str, object], problem: st
     lines += ["Please check your order:", f"Service: #{service.service_id} {service.name}"]
     for spec in forms.fields_for(service):
         if spec.name in answers and answers[spec.name] is not None:
-            lines.append(f"{spec.label.capitalize()}: {forms.describe_answer(spec, answers[spec.name])}")
+            lines.append(
+                f"{spec.label.capitalize()}: {forms.describe_answer(spec, answers[spec.name])}"
+            )
     quantity = forms.quantity_of(service, answers)
     if quantity is not None and "quantity" not in answers:
         lines.append(f"Quantity: {quantity}")
@@ -379,7 +381,11 @@ async def confirmation_reply(ctx: Context, state: dict[str, object], problem: st
 
 async def _credential_of(ctx: Context, state: dict[str, object]) -> ActiveKey:
     credential_id = state.get("credential_id")
-    row = await credentials.get_credential(ctx.db, credential_id) if isinstance(credential_id, int) else None
+    row = (
+        await credentials.get_credential(ctx.db, credential_id)
+        if isinstance(credential_id, int)
+        else None
+    )
     if row is None or row.user_id != ctx.user.id:
         raise UserError("The key this order form was for is gone. Start again with /order.")
     return ctx.decrypt(row)
@@ -390,7 +396,8 @@ def already_reply(row: OrderRow) -> Reply:
     if row.state in ("placed", "tracked") and row.panel_order_id:
         text = f"Already placed as order #{row.panel_order_id}. Nothing was ordered again."
     elif row.state == "failed":
-        text = f"This order was not placed: {row.error or 'the panel refused it'}. Start again with /order."
+        reason = row.error or "the panel refused it"
+        text = f"This order was not placed: {reason}. Start again with /order."
     elif row.state == "unknown":
         text = (
             "The outcome of this order is unknown (the panel did not answer in time). Check your "
@@ -444,7 +451,9 @@ async def wizard_confirm(ctx: Context, action: WizardConfirm) -> Reply:
         return already_reply(again)
     try:
         # `add` is never retried: a second attempt can place and charge the order twice.
-        order_id = await ctx.panel.add(credential.panel_url, credential.key, service.service_id, fields)
+        order_id = await ctx.panel.add(
+            credential.panel_url, credential.key, service.service_id, fields
+        )
     except PanelUnavailable as error:
         if error.outcome_unknown:
             await orders.mark_unknown(ctx.db, row.id, error.message)
@@ -458,7 +467,9 @@ async def wizard_confirm(ctx: Context, action: WizardConfirm) -> Reply:
             )
         await orders.mark_failed(ctx.db, row.id, error.message)
         return await confirmation_reply(
-            ctx, state, "The panel could not be reached, so nothing was placed. Confirm to try again."
+            ctx,
+            state,
+            "The panel could not be reached, so nothing was placed. Confirm to try again.",
         )
     except InvalidApiKey:
         await orders.mark_failed(ctx.db, row.id, "invalid API key")
@@ -475,9 +486,7 @@ async def wizard_confirm(ctx: Context, action: WizardConfirm) -> Reply:
     for hook in ctx.res.placed_hooks:
         await hook(ctx.user.id)
     cost_text = f" Expected cost: {money(cost)}." if cost is not None else ""
-    status_button = await ctx.button(
-        "Status", StatusRefresh(ctx.inv.user_id, order_id), "primary"
-    )
+    status_button = await ctx.button("Status", StatusRefresh(ctx.inv.user_id, order_id), "primary")
     return Reply(
         f"✅ Order placed: #{order_id} — {service.name}.{cost_text}\n"
         "I will tell you when its status changes.",

@@ -6,7 +6,7 @@ from bot.core.actions import RefillOrder, RefillRefresh
 from bot.core.context import ActiveKey, Context
 from bot.core.ids import parse_ids
 from bot.core.registry import registry
-from bot.core.seam import CommandOption, Reply
+from bot.core.seam import Button, CommandOption, Reply
 from bot.panel.models import RefillCreated, RefillState
 from storage import orders, refills
 
@@ -46,9 +46,11 @@ async def create_refills(ctx: Context, ids: list[str]) -> Reply:
     if created:
         lines.append("")
         lines.append(f"Follow them with /refill_status {','.join(created)}")
-    buttons = ()
+    buttons: tuple[tuple[Button, ...], ...] = ()
     if len(created) == 1:
-        buttons = ((await ctx.button("Refill status", RefillRefresh(ctx.inv.user_id, created[0])),),)
+        buttons = (
+            (await ctx.button("Refill status", RefillRefresh(ctx.inv.user_id, created[0])),),
+        )
     return Reply("\n".join(lines), buttons=buttons, private=True)
 
 
@@ -109,11 +111,12 @@ async def refill_statuses(ctx: Context, ids: list[str], *, edit: bool) -> Reply:
             continue
         await record_refill(ctx, active, state)
         lines.append(refill_line(state))
-    buttons = ()
+    buttons: tuple[tuple[Button, ...], ...] = ()
     if len(ids) == 1:
         buttons = ((await ctx.button("↻ Refresh", RefillRefresh(ctx.inv.user_id, ids[0])),),)
-    return Reply("\n".join(lines), buttons=buttons, private=True, edit=edit,
-                 notice="Updated" if edit else "")
+    return Reply(
+        "\n".join(lines), buttons=buttons, private=True, edit=edit, notice="Updated" if edit else ""
+    )
 
 
 @registry.command(

@@ -9,6 +9,7 @@ from bot.core.errors import UserError
 from bot.core.formatting import service_line, shorten
 from bot.core.registry import registry
 from bot.core.seam import Button, CommandOption, Reply
+from bot.panel.models import Service
 
 CATEGORIES_PER_PAGE = 8
 SERVICES_PER_PAGE = 6
@@ -71,7 +72,12 @@ async def categories_reply(ctx: Context, page: int) -> Reply:
 
 
 async def services_page_reply(
-    ctx: Context, title: str, services: list, page: int, make: type, *args: object,
+    ctx: Context,
+    title: str,
+    services: list[Service],
+    page: int,
+    make: type,
+    *args: object,
     back: Button | None = None,
 ) -> Reply:
     """One page of a list of services, with an order button for each."""
@@ -130,7 +136,12 @@ async def category_services(ctx: Context, action: CategoryServices) -> Reply:
     back_page = action.category // CATEGORIES_PER_PAGE
     back = await ctx.button("▲ Categories", CategoriesPage(ctx.inv.user_id, back_page))
     return await services_page_reply(
-        ctx, name, catalog.by_category[name], action.page, CategoryServices, action.category,
+        ctx,
+        name,
+        catalog.by_category[name],
+        action.page,
+        CategoryServices,
+        action.category,
         back=back,
     )
 
@@ -145,6 +156,10 @@ async def search_page(ctx: Context, action: SearchPage) -> Reply:
     catalog = await load_catalog(ctx)
     found = catalog.search(query)
     return await services_page_reply(
-        ctx, f"{len(found)} services match “{shorten(query, 60)}”", found, action.page,
-        SearchPage, action.ref,
+        ctx,
+        f"{len(found)} services match “{shorten(query, 60)}”",
+        found,
+        action.page,
+        SearchPage,
+        action.ref,
     )

@@ -65,7 +65,9 @@ def order_block(state: OrderState, row: OrderRow | None) -> str:
     return "\n".join(lines)
 
 
-async def order_buttons(ctx: Context, state: OrderState, row: OrderRow | None) -> tuple[Button, ...]:
+async def order_buttons(
+    ctx: Context, state: OrderState, row: OrderRow | None
+) -> tuple[Button, ...]:
     """Refresh, and Refill / Cancel only where the service and the status allow them."""
     owner = ctx.inv.user_id
     buttons = [await ctx.button("↻ Refresh", StatusRefresh(owner, state.order_id))]
@@ -126,9 +128,11 @@ def order_line(row: OrderRow) -> str:
     if row.panel_order_id:
         head = f"#{row.panel_order_id}"
     else:
-        head = {"intent": "(placing)", "unknown": "(outcome unknown)", "failed": "(not placed)"}.get(
-            row.state, "(?)"
-        )
+        head = {
+            "intent": "(placing)",
+            "unknown": "(outcome unknown)",
+            "failed": "(not placed)",
+        }.get(row.state, "(?)")
     name = shorten(row.service_name, 40) if row.service_name else "service ?"
     status = OrderStatus.parse(row.raw_status) if row.raw_status else None
     status_text = row.raw_status or (row.state if not row.panel_order_id else "not checked yet")
@@ -142,15 +146,23 @@ async def orders_reply(ctx: Context, page: int, active_only: bool) -> Reply:
     pages = max(1, -(-total // ORDERS_PER_PAGE))
     page = min(max(page, 0), pages - 1)
     rows = await orders.list_user_orders(
-        ctx.db, ctx.user.id, active_only=active_only, limit=ORDERS_PER_PAGE,
+        ctx.db,
+        ctx.user.id,
+        active_only=active_only,
+        limit=ORDERS_PER_PAGE,
         offset=page * ORDERS_PER_PAGE,
     )
     owner = ctx.inv.user_id
     scope = "active orders" if active_only else "orders"
     if not rows:
-        text = f"You have no {scope} here yet. Place one with /order, or look one up with /status 123."
+        text = (
+            f"You have no {scope} here yet. Place one with /order, or look one up with /status 123."
+        )
     else:
-        text = "\n".join([f"Your {scope} (page {page + 1}/{pages}, newest first):", ""] + [order_line(row) for row in rows])
+        text = "\n".join(
+            [f"Your {scope} (page {page + 1}/{pages}, newest first):", ""]
+            + [order_line(row) for row in rows]
+        )
     nav: list[Button] = []
     if page > 0:
         nav.append(await ctx.button("◀ Prev", OrdersPage(owner, page - 1, active_only)))

@@ -1,0 +1,528 @@
+"""The `orders` table: orders placed through the bot (from intent to final status) or tracked by id.
+
+Life of a placed order: the wizard's confirm creates an `intent` row (its token is unique, so a
+second confirm finds the row instead of placing twice), then `add` either returns an id (`placed`),
+fails cleanly (`failed`), or times out / breaks mid-way (`unknown`: it may or may not exist on the
+panel, since `add` is not idempotent and must never be retried blindly). Orders looked up by id with
+/status are `tracked`. The poller checks non-final `placed` / `tracked` orders.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+import aiosqlite
+
+from storage.database import (
+    decimal_to_text,
+    execute_returning,
+    execute_write,
+    fetch_all,
+    fetch_one,
+    transaction,
+)
+from storage.outbox import INSERT_MESSAGE_IF, NewMessage, message_params
+
+OrderState = Literal["intent", "placed", "unknown", "failed", "tracked"]
+
+_COLUMNS = (
+    "id, user_id, credential_id, panel_url, panel_order_id, intent_token, state, service_id, "
+    "service_name, service_type, link, quantity, fields, cost, charge, currency, status, "
+    "raw_status, remains, start_count, is_final, can_refill, can_cancel, error, created_at, "
+    "updated_at, last_checked_at, next_check_at, unchanged_checks"
+)
+_O_COLUMNS = ", ".join(f"o.{name.strip()}" for name in _COLUMNS.split(","))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """One order of one user on one panel."""
+
+    id: int
+    user_id: int
+    # NULL once the key it was placed with is deleted; such orders are no longer polled.
+    credential_id: int | None
+    panel_url: str
+    panel_order_id: str | None
+    intent_token: str | None
+    state: OrderState
+    service_id: str
+    service_name: str
+    service_type: str
+    link: str
+    quantity: int | None
+    # Every field sent with `add` (link, quantity, comments, usernames, ...).
+    fields: dict[str, object]
+    cost: Decimal | None
+    charge: Decimal | None
+    currency: str
+    status: str
+    raw_status: str
+    remains: int | None
+    start_count: int | None
+    is_final: bool
+    can_refill: bool
+    can_cancel: bool
+    error: str | None
+    created_at: float
+    updated_at: float
+    last_checked_at: float | None
+    next_check_at: float | None
+    unchanged_checks: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatusUpdate:
+    """One polled status for `update_order_statuses` (same meaning as `update_order_status`)."""
+
+    order_row_id: int
+    status: str
+    raw_status: str
+    charge: Decimal | None
+    remains: int | None
+    start_count: int | None
+    currency: str | None
+    is_final: bool
+    checked_at: float
+    next_check_at: float | None
+    changed: bool
+
+
+def _order(row: Any) -> OrderRow:
+    (
+        id_, user_id, credential_id, panel_url, panel_order_id, intent_token, state,
+        service_id, service_name, service_type, link, quantity, fields, cost, charge, currency,
+        status, raw_status, remains, start_count, is_final, can_refill, can_cancel, error,
+        created_at, updated_at, last_checked_at, next_check_at, unchanged_checks,
+    ) = row  # fmt: skip
+    return OrderRow(
+        id_, user_id, credential_id, panel_url, panel_order_id, intent_token, state,
+        service_id, service_name, service_type, link, quantity, json.loads(fields),
+        None if cost is None else Decimal(cost), None if charge is None else Decimal(charge),
+        currency, status, raw_status, remains, start_count, bool(is_final), bool(can_refill),
+        bool(can_cancel), error, created_at, updated_at, last_checked_at, next_check_at,
+        unchanged_checks,
+    )  # fmt: skip
+
+
+async def _one(db: aiosqlite.Connection, where: str, params: tuple[object, ...]) -> OrderRow | None:
+    row = await fetch_one(db, f"SELECT {_COLUMNS} FROM orders WHERE {where}", params)
+    return None if row is None else _order(row)
+
+
+async def get_order(db: aiosqlite.Connection, order_row_id: int) -> OrderRow | None:
+    """The order with this row id, or None (callers check `user_id` for ownership)."""
+    return await _one(db, "id = ?", (order_row_id,))
+
+
+async def create_intent(
+    db: aiosqlite.Connection,
+    *,
+    user_id: int,
+    credential_id: int | None,
+    panel_url: str,
+    intent_token: str,
+    service_id: str,
+    service_name: str,
+    service_type: str,
+    link: str,
+    quantity: int | None,
+    fields: dict[str, object],
+    cost: Decimal | None,
+    currency: str,
+    can_refill: bool,
+    can_cancel: bool,
+) -> OrderRow | None:
+    """Record a confirmed order before `add` is sent; None if this token was confirmed already."""
+    now = time.time()
+    params = (
+        user_id, credential_id, panel_url, intent_token, service_id, service_name, service_type,
+        link, quantity, json.dumps(fields), decimal_to_text(cost), currency, int(can_refill),
+        int(can_cancel), now, now,
+    )  # fmt: skip
+    row = await execute_returning(
+        db,
+        "INSERT INTO orders (user_id, credential_id, panel_url, intent_token, state, "
+        "service_id, service_name, service_type, link, quantity, fields, cost, currency, "
+        "can_refill, can_cancel, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, 'intent', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        f"ON CONFLICT (intent_token) DO NOTHING RETURNING {_COLUMNS}",
+        params,
+    )
+    return None if row is None else _order(row)
+
+
+async def get_order_by_token(db: aiosqlite.Connection, intent_token: str) -> OrderRow | None:
+    """The order created by this confirm token, or None."""
+    return await _one(db, "intent_token = ?", (intent_token,))
+
+
+async def mark_placed(db: aiosqlite.Connection, order_row_id: int, panel_order_id: str) -> None:
+    """The panel accepted the order and returned its id; the poller checks it from now on."""
+    async with transaction(db):
+        # If the user had tracked this very id by hand meanwhile, the placed row wins.
+        await db.execute(
+            "DELETE FROM orders WHERE state = 'tracked' AND id != ? AND panel_order_id = ? "
+            "AND (user_id, panel_url) = (SELECT user_id, panel_url FROM orders WHERE id = ?)",
+            (order_row_id, panel_order_id, order_row_id),
+        )
+        await db.execute(
+            "UPDATE orders SET state = 'placed', panel_order_id = ?, error = NULL, "
+            "updated_at = ?, next_check_at = NULL WHERE id = ?",
+            (panel_order_id, time.time(), order_row_id),
+        )
+
+
+async def mark_unknown(db: aiosqlite.Connection, order_row_id: int, error: str) -> None:
+    """`add` broke mid-way: the order may exist on the panel; never re-send it automatically."""
+    await execute_write(
+        db,
+        "UPDATE orders SET state = 'unknown', error = ?, updated_at = ? WHERE id = ?",
+        (error, time.time(), order_row_id),
+    )
+
+
+async def mark_failed(db: aiosqlite.Connection, order_row_id: int, error: str) -> None:
+    """The panel refused the order (its error text kept); the row is final."""
+    await execute_write(
+        db,
+        "UPDATE orders SET state = 'failed', error = ?, is_final = 1, updated_at = ? WHERE id = ?",
+        (error, time.time(), order_row_id),
+    )
+
+
+async def track_order(
+    db: aiosqlite.Connection,
+    *,
+    user_id: int,
+    credential_id: int | None,
+    panel_url: str,
+    panel_order_id: str,
+) -> OrderRow:
+    """Start tracking an order id the user looked up; returns the existing row if known.
+
+    A known row whose key was deleted (credential NULL) adopts the given credential.
+    """
+    now = time.time()
+    row = await execute_returning(
+        db,
+        "INSERT INTO orders (user_id, credential_id, panel_url, panel_order_id, state, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, 'tracked', ?, ?) "
+        "ON CONFLICT (panel_url, panel_order_id, user_id) DO UPDATE SET "
+        "credential_id = COALESCE(credential_id, excluded.credential_id) "
+        f"RETURNING {_COLUMNS}",
+        (user_id, credential_id, panel_url, panel_order_id, now, now),
+    )
+    assert row is not None
+    return _order(row)
+
+
+async def get_user_order(
+    db: aiosqlite.Connection, user_id: int, panel_url: str, panel_order_id: str
+) -> OrderRow | None:
+    """This user's row for a panel order id, or None."""
+    return await _one(
+        db,
+        "panel_url = ? AND panel_order_id = ? AND user_id = ?",
+        (panel_url, panel_order_id, user_id),
+    )
+
+
+async def find_order_owner(
+    db: aiosqlite.Connection, panel_url: str, panel_order_id: str
+) -> list[int]:
+    """The ids of every user holding this panel order id."""
+    rows = await fetch_all(
+        db,
+        "SELECT user_id FROM orders WHERE panel_url = ? AND panel_order_id = ? ORDER BY user_id",
+        (panel_url, panel_order_id),
+    )
+    return [row[0] for row in rows]
+
+
+# COALESCE keeps a known charge / currency when a later answer omits it (some panels do).
+_UPDATE_STATUS = (
+    "UPDATE orders SET status = ?, raw_status = ?, charge = COALESCE(?, charge), remains = ?, "
+    "start_count = ?, currency = COALESCE(?, currency), is_final = ?, last_checked_at = ?, "
+    "next_check_at = ?, "
+    "updated_at = CASE WHEN ? THEN ? ELSE updated_at END, "
+    "unchanged_checks = CASE WHEN ? THEN 0 ELSE unchanged_checks + 1 END "
+    "WHERE id = ?"
+)
+
+
+def _status_params(update: OrderStatusUpdate) -> tuple[object, ...]:
+    return (
+        update.status, update.raw_status, decimal_to_text(update.charge), update.remains,
+        update.start_count, update.currency, int(update.is_final), update.checked_at,
+        update.next_check_at, int(update.changed), update.checked_at, int(update.changed),
+        update.order_row_id,
+    )  # fmt: skip
+
+
+async def update_order_status(
+    db: aiosqlite.Connection,
+    order_row_id: int,
+    *,
+    status: str,
+    raw_status: str,
+    charge: Decimal | None,
+    remains: int | None,
+    start_count: int | None,
+    currency: str | None,
+    is_final: bool,
+    checked_at: float,
+    next_check_at: float | None,
+    changed: bool,
+) -> None:
+    """Store one polled status; `changed` resets the unchanged-checks counter (else it grows)."""
+    update = OrderStatusUpdate(
+        order_row_id, status, raw_status, charge, remains, start_count, currency, is_final,
+        checked_at, next_check_at, changed,
+    )  # fmt: skip
+    await execute_write(db, _UPDATE_STATUS, _status_params(update))
+
+
+async def update_order_statuses(
+    db: aiosqlite.Connection, updates: Sequence[OrderStatusUpdate]
+) -> None:
+    """Store a poll cycle's statuses in one transaction (executemany)."""
+    if not updates:
+        return
+    params = [_status_params(update) for update in updates]
+    async with transaction(db):
+        await db.executemany(_UPDATE_STATUS, params)
+
+
+async def set_order_service(
+    db: aiosqlite.Connection,
+    order_row_id: int,
+    *,
+    service_id: str,
+    service_name: str,
+    service_type: str,
+    can_refill: bool,
+    can_cancel: bool,
+) -> None:
+    """Fill in the service of a tracked order once it is known."""
+    await execute_write(
+        db,
+        "UPDATE orders SET service_id = ?, service_name = ?, service_type = ?, can_refill = ?, "
+        "can_cancel = ? WHERE id = ?",
+        (service_id, service_name, service_type, int(can_refill), int(can_cancel), order_row_id),
+    )
+
+
+async def list_user_orders(
+    db: aiosqlite.Connection,
+    user_id: int,
+    *,
+    active_only: bool = False,
+    limit: int = 10,
+    offset: int = 0,
+) -> list[OrderRow]:
+    """The user's orders, newest first; `active_only` keeps the non-final ones."""
+    where = "user_id = ? AND is_final = 0" if active_only else "user_id = ?"
+    rows = await fetch_all(
+        db,
+        f"SELECT {_COLUMNS} FROM orders WHERE {where} "
+        "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+        (user_id, limit, offset),
+    )
+    return [_order(row) for row in rows]
+
+
+async def count_user_orders(
+    db: aiosqlite.Connection, user_id: int, *, active_only: bool = False
+) -> int:
+    """How many orders `list_user_orders` pages through."""
+    where = "user_id = ? AND is_final = 0" if active_only else "user_id = ?"
+    row = await fetch_one(db, f"SELECT COUNT(*) FROM orders WHERE {where}", (user_id,))
+    return int(row[0]) if row else 0
+
+
+# The two halves use the (is_final, next_check_at) index each: an OR with IS NULL would not.
+_DUE_ORDERS = (
+    "SELECT {cols} FROM orders o "
+    "JOIN users u ON u.id = o.user_id "
+    "JOIN credentials c ON c.id = o.credential_id "
+    "WHERE o.is_final = 0 AND {when} AND o.state IN ('placed', 'tracked') "
+    "AND u.alerts_enabled = 1 AND c.invalid = 0"
+)
+_DUE_ORDERS_SQL = (
+    _DUE_ORDERS.format(cols=_O_COLUMNS, when="o.next_check_at IS NULL")
+    + " UNION ALL "
+    + _DUE_ORDERS.format(cols=_O_COLUMNS, when="o.next_check_at <= ?")
+    # Merges the two index scans in order; no sort of the whole set.
+    + " ORDER BY next_check_at"
+)
+
+
+async def due_orders(
+    db: aiosqlite.Connection, now: float, *, limit: int | None = None
+) -> list[OrderRow]:
+    """Orders to poll now: non-final placed/tracked, alerts on, a valid key, due (or never checked).
+
+    Never-checked orders come first, then the most overdue.
+    """
+    sql = _DUE_ORDERS_SQL
+    params: tuple[object, ...] = (now,)
+    if limit is not None:
+        sql += " LIMIT ?"
+        params = (now, limit)
+    return [_order(row) for row in await fetch_all(db, sql, params)]
+
+
+# --- the status poller --------------------------------------------------------------------------
+# The poller reads 100,000 orders a cycle: it selects only the columns it uses (no JSON fields),
+# and writes a cycle's checks and changes in a few transactions of many rows each.
+
+
+@dataclass(frozen=True, slots=True)
+class PollTarget:
+    """What the status poller needs of one due order (a narrow slice of OrderRow)."""
+
+    id: int
+    user_id: int
+    credential_id: int
+    panel_order_id: str
+    status: str
+    raw_status: str
+    remains: int | None
+    unchanged_checks: int
+    updated_at: float
+    last_checked_at: float | None
+    service_name: str
+    quantity: int | None
+    charge: Decimal | None
+    currency: str
+    can_refill: bool
+
+
+_POLL_COLUMNS = (
+    "o.id, o.user_id, o.credential_id, o.panel_order_id, o.status, o.raw_status, o.remains, "
+    "o.unchanged_checks, o.updated_at, o.last_checked_at, o.service_name, o.quantity, o.charge, "
+    "o.currency, o.can_refill"
+)
+_DUE_TARGETS_SQL = (
+    _DUE_ORDERS.format(cols=_POLL_COLUMNS, when="o.next_check_at IS NULL")
+    + " AND o.panel_order_id IS NOT NULL UNION ALL "
+    + _DUE_ORDERS.format(cols=_POLL_COLUMNS, when="o.next_check_at <= ?")
+    + " AND o.panel_order_id IS NOT NULL"
+)
+
+
+def _target(row: Any) -> PollTarget:
+    (
+        id_, user_id, credential_id, panel_order_id, status, raw_status, remains, unchanged,
+        updated_at, last_checked_at, service_name, quantity, charge, currency, can_refill,
+    ) = row  # fmt: skip
+    return PollTarget(
+        id_, user_id, credential_id, panel_order_id, status, raw_status, remains, unchanged,
+        updated_at, last_checked_at, service_name, quantity,
+        None if charge is None else Decimal(charge), currency, bool(can_refill),
+    )  # fmt: skip
+
+
+async def due_poll_targets(db: aiosqlite.Connection, now: float) -> list[PollTarget]:
+    """The same orders as `due_orders` (alerts on, a valid key, due), as narrow poll targets."""
+    async with db.execute(_DUE_TARGETS_SQL, (now,)) as cursor:
+        rows = await cursor.fetchall()
+    return [_target(row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class PolledOrderChange:
+    """A polled status that differs from the stored one, with the alert announcing it.
+
+    `seen_raw_status` / `seen_remains` are what the poller read before asking the panel: the change
+    (and its alert) is written only if the row still holds them, so a /status look-up that stored
+    the same news meanwhile does not get announced a second time.
+    """
+
+    update: OrderStatusUpdate
+    seen_raw_status: str
+    seen_remains: int | None
+    message: NewMessage | None
+
+
+_STILL_AS_SEEN = " AND raw_status = ? AND remains IS ?"
+_ORDER_STILL_AS_SEEN = "EXISTS (SELECT 1 FROM orders WHERE id = ? AND raw_status = ? AND remains IS ?)"
+
+
+async def record_polled_orders(
+    db: aiosqlite.Connection,
+    checks: Sequence[OrderStatusUpdate],
+    changes: Sequence[PolledOrderChange],
+    now: float,
+) -> int:
+    """Store polled statuses and queue their alerts in ONE transaction; returns alerts queued.
+
+    Writing the alert with the change is what makes alerts crash-safe: either both are stored
+    (and the next poll sees nothing new) or neither (and the next poll sees the change again).
+    """
+    if not checks and not changes:
+        return 0
+    queued = 0
+    async with transaction(db):
+        if checks:
+            await db.executemany(_UPDATE_STATUS, [_status_params(update) for update in checks])
+        alerts = [
+            message_params(change.message, now)
+            + (change.update.order_row_id, change.seen_raw_status, change.seen_remains)
+            for change in changes
+            if change.message is not None
+        ]
+        if alerts:
+            sql = INSERT_MESSAGE_IF.format(condition=_ORDER_STILL_AS_SEEN)
+            async with db.executemany(sql, alerts) as cursor:
+                queued = max(cursor.rowcount, 0)
+        if changes:
+            await db.executemany(
+                _UPDATE_STATUS + _STILL_AS_SEEN,
+                [
+                    _status_params(change.update) + (change.seen_raw_status, change.seen_remains)
+                    for change in changes
+                ],
+            )
+    return queued
+
+
+@dataclass(frozen=True, slots=True)
+class NewTrackedOrder:
+    """An order id to track in bulk (benchmarks, imports)."""
+
+    user_id: int
+    credential_id: int
+    panel_url: str
+    panel_order_id: str
+    service_name: str = ""
+    quantity: int | None = None
+
+
+async def bulk_track(db: aiosqlite.Connection, rows: Sequence[NewTrackedOrder]) -> int:
+    """Track many order ids in one transaction (known ones are left alone); returns how many new."""
+    if not rows:
+        return 0
+    now = time.time()
+    params = [
+        (row.user_id, row.credential_id, row.panel_url, row.panel_order_id, row.service_name,
+         row.quantity, now, now)
+        for row in rows
+    ]  # fmt: skip
+    async with (
+        transaction(db),
+        db.executemany(
+            "INSERT INTO orders (user_id, credential_id, panel_url, panel_order_id, state, "
+            "service_name, quantity, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, 'tracked', ?, ?, ?, ?) "
+            "ON CONFLICT (panel_url, panel_order_id, user_id) DO NOTHING",
+            params,
+        ) as cursor,
+    ):
+        return max(cursor.rowcount, 0)

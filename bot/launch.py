@@ -11,10 +11,8 @@ from typing import Protocol
 from adapters.console import CONSOLE_USER, ConsoleAdapter
 from bot.alerts.service import AlertService
 from bot.core.seam import Platform, Recipient, Reply, Sender
-from bot.crypto import KeyOwner, hint_for
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime, build_runtime, register_key
 from bot.settings import Settings
-from storage import credentials, users
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +49,6 @@ def _fresh_demo_database(settings: Settings) -> str:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return f"sqlite:///{path}"
-
-
-async def register_key(runtime: Runtime, platform: str, user_id: str, panel_url: str, key: str) -> None:
-    """Store a key for a user directly (the demo's pre-registered key)."""
-    user = await users.get_or_create_user(runtime.db, platform, user_id, chat_id=user_id)
-    ciphertext = runtime.cipher.encrypt(key, KeyOwner(platform, user_id, panel_url))
-    await credentials.upsert_credential(runtime.db, user.id, panel_url, ciphertext, hint_for(key))
 
 
 async def run_demo(settings: Settings) -> None:

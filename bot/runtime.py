@@ -12,10 +12,11 @@ import aiosqlite
 from bot.core.app import BotCore
 from bot.core.catalog import CatalogCache
 from bot.core.context import Resources
-from bot.crypto import KeyCipher, cipher_from_settings
+from bot.crypto import KeyCipher, KeyOwner, cipher_from_settings, hint_for
 from bot.log_safety import secrets
 from bot.panel.client import PanelClient
 from bot.settings import Settings
+from storage import credentials, users
 from storage.database import open_database
 
 log = logging.getLogger(__name__)
@@ -52,3 +53,13 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             yield Runtime(settings, db, cipher, panel, BotCore(resources))
     finally:
         await db.close()
+
+
+async def register_key(
+    runtime: Runtime, platform: str, user_id: str, panel_url: str, key: str
+) -> None:
+    """Store a key for a user directly, without the panel check (the demo's pre-registered key)."""
+    user = await users.get_or_create_user(runtime.db, platform, user_id, chat_id=user_id)
+    ciphertext = runtime.cipher.encrypt(key, KeyOwner(platform, user_id, panel_url))
+    await credentials.upsert_credential(runtime.db, user.id, panel_url, ciphertext, hint_for(key))
+    secrets.add(key)

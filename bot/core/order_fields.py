@@ -21,7 +21,30 @@ FieldKind = Literal[
 Answers = Mapping[str, object]
 
 SUBSCRIPTION_DELAYS = tuple(
-    ["0", "5", "10", "15", "20", "30", "40", "50", "60", "90", "120", "150", "180", "210", "240", "270", "300", "360", "420", "480", "540", "600"]
+    [
+        "0",
+        "5",
+        "10",
+        "15",
+        "20",
+        "30",
+        "40",
+        "50",
+        "60",
+        "90",
+        "120",
+        "150",
+        "180",
+        "210",
+        "240",
+        "270",
+        "300",
+        "360",
+        "420",
+        "480",
+        "540",
+        "600",
+    ]
 )
 WEB_DEVICES = {"1": "Desktop", "2": "Android", "3": "iOS", "4": "Mixed mobile", "5": "Mixed"}
 WEB_TRAFFIC_TYPES = {"1": "Google keyword", "2": "Custom referrer", "3": "Blank referrer"}

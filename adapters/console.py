@@ -1,8 +1,8 @@
 """A terminal chat over the same core: buttons are numbered, the slash is optional.
 
 Typing a button's number presses it. While the bot waits for a value (a quantity, say), a bare
-number is that value and `#N` presses button N. A list answer (comments, usernames…) is typed one item per
-line and ended with an empty line.
+number is that value and `#N` presses button N. A list answer (comments, usernames…) is typed
+one item per line and ended with an empty line.
 """
 
 from __future__ import annotations

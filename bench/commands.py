@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.core.actions import CategoryServices  # noqa: E402
-from bot.core.seam import Invocation  # noqa: E402
-from bot.crypto import generate_master_key  # noqa: E402
-from bot.panel.simulator import PanelSimulator  # noqa: E402
-from bot.runtime import build_runtime, register_key  # noqa: E402
-from bot.settings import load_settings  # noqa: E402
+from bot.core.actions import CategoryServices
+from bot.core.seam import Invocation
+from bot.crypto import generate_master_key
+from bot.panel.simulator import PanelSimulator
+from bot.runtime import build_runtime, register_key
+from bot.settings import load_settings
 
 KEY = "bench-key-commands-0001"
 USER = "4242"

@@ -1,8 +1,8 @@
 """Typed button actions packed into at most 64 bytes (Telegram's callback_data limit).
 
-Each action is a frozen dataclass with a short prefix; fields are joined with ':' after the prefix
-and the owner's user id, so a pressed button can be checked against the user it was made for. Anything
-that does not fit in 64 bytes is stored in SQLite and the button carries a `Ref` to it instead.
+Each action is a frozen dataclass with a short prefix; fields are joined with ':' after the
+prefix and the owner's user id, so a pressed button can be checked against the user it was made
+for. Anything that does not fit in 64 bytes is stored in SQLite behind a `Ref`.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,10 +17,13 @@ from bot.crypto import KeyCipher, KeyOwner, cipher_from_settings, hint_for
 from bot.log_safety import secrets
 from bot.panel.client import PanelClient
 from bot.settings import Settings
-from storage import credentials, users
+from storage import credentials, orders, users
 from storage.database import open_database
 
 log = logging.getLogger(__name__)
+
+# Longer than any placement takes (the panel timeout is 30 s), so only a dead process leaves one.
+STALE_INTENT_SECONDS = 120.0
 
 
 @dataclass
@@ -41,6 +45,11 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             secrets.add(token.get_secret_value())
     db = await open_database(settings.database_path)
     try:
+        # An intent still open at start-up belongs to a process that died mid-placement: the
+        # panel may or may not have the order, so it must never be placed again automatically.
+        stale = await orders.mark_stale_intents_unknown(db, time.time() - STALE_INTENT_SECONDS)
+        if stale:
+            log.warning("%d order(s) were being placed when the bot stopped: marked unknown", stale)
         cipher = cipher_from_settings(settings)
         async with PanelClient(timeout=settings.panel_timeout_seconds) as panel:
             resources = Resources(

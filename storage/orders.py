@@ -394,6 +394,7 @@ class PollTarget:
     status: str
     raw_status: str
     remains: int | None
+    start_count: int | None
     unchanged_checks: int
     updated_at: float
     last_checked_at: float | None
@@ -406,8 +407,8 @@ class PollTarget:
 
 _POLL_COLUMNS = (
     "o.id, o.user_id, o.credential_id, o.panel_order_id, o.status, o.raw_status, o.remains, "
-    "o.unchanged_checks, o.updated_at, o.last_checked_at, o.service_name, o.quantity, o.charge, "
-    "o.currency, o.can_refill"
+    "o.start_count, o.unchanged_checks, o.updated_at, o.last_checked_at, o.service_name, "
+    "o.quantity, o.charge, o.currency, o.can_refill"
 )
 _DUE_TARGETS_SQL = (
     _DUE_ORDERS.format(cols=_POLL_COLUMNS, when="o.next_check_at IS NULL")
@@ -419,12 +420,13 @@ _DUE_TARGETS_SQL = (
 
 def _target(row: Any) -> PollTarget:
     (
-        id_, user_id, credential_id, panel_order_id, status, raw_status, remains, unchanged,
-        updated_at, last_checked_at, service_name, quantity, charge, currency, can_refill,
+        id_, user_id, credential_id, panel_order_id, status, raw_status, remains, start_count,
+        unchanged, updated_at, last_checked_at, service_name, quantity, charge, currency,
+        can_refill,
     ) = row  # fmt: skip
     return PollTarget(
-        id_, user_id, credential_id, panel_order_id, status, raw_status, remains, unchanged,
-        updated_at, last_checked_at, service_name, quantity,
+        id_, user_id, credential_id, panel_order_id, status, raw_status, remains, start_count,
+        unchanged, updated_at, last_checked_at, service_name, quantity,
         None if charge is None else Decimal(charge), currency, bool(can_refill),
     )  # fmt: skip
 
@@ -452,7 +454,9 @@ class PolledOrderChange:
 
 
 _STILL_AS_SEEN = " AND raw_status = ? AND remains IS ?"
-_ORDER_STILL_AS_SEEN = "EXISTS (SELECT 1 FROM orders WHERE id = ? AND raw_status = ? AND remains IS ?)"
+_ORDER_STILL_AS_SEEN = (
+    "EXISTS (SELECT 1 FROM orders WHERE id = ? AND raw_status = ? AND remains IS ?)"
+)
 
 
 async def record_polled_orders(
@@ -473,8 +477,12 @@ async def record_polled_orders(
         if checks:
             await db.executemany(_UPDATE_STATUS, [_status_params(update) for update in checks])
         alerts = [
-            message_params(change.message, now)
-            + (change.update.order_row_id, change.seen_raw_status, change.seen_remains)
+            (
+                *message_params(change.message, now),
+                change.update.order_row_id,
+                change.seen_raw_status,
+                change.seen_remains,
+            )
             for change in changes
             if change.message is not None
         ]
@@ -486,7 +494,7 @@ async def record_polled_orders(
             await db.executemany(
                 _UPDATE_STATUS + _STILL_AS_SEEN,
                 [
-                    _status_params(change.update) + (change.seen_raw_status, change.seen_remains)
+                    (*_status_params(change.update), change.seen_raw_status, change.seen_remains)
                     for change in changes
                 ],
             )
@@ -526,3 +534,13 @@ async def bulk_track(db: aiosqlite.Connection, rows: Sequence[NewTrackedOrder]) 
         ) as cursor,
     ):
         return max(cursor.rowcount, 0)
+
+
+async def mark_stale_intents_unknown(db: aiosqlite.Connection, older_than: float) -> int:
+    """Intents left by a process that died while placing: their outcome is unknown, say so."""
+    return await execute_write(
+        db,
+        "UPDATE orders SET state = 'unknown', error = 'the bot stopped while placing this order', "
+        "updated_at = ? WHERE state = 'intent' AND created_at < ?",
+        (time.time(), older_than),
+    )

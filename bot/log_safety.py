@@ -31,7 +31,8 @@ _CLAMPED_LOGGERS = {
 # Whatever follows a setkey command is a key, even before the core has seen (and registered) it.
 _SETKEY_ARGUMENT = re.compile(r"(/?setkey(?:@\w+)?\s+)\S+", re.IGNORECASE)
 # Telegram bot tokens have a fixed shape; catch them even if nobody registered this one.
-_TELEGRAM_TOKEN = re.compile(r"\b\d{5,12}:[A-Za-z0-9_-]{30,}\b")
+# No \b before it: in Bot API URLs the token follows "/bot" directly.
+_TELEGRAM_TOKEN = re.compile(r"(?<!\d)\d{5,12}:[A-Za-z0-9_-]{30,}")
 # A `key=` form field, should a library ever log a request body.
 _KEY_FIELD = re.compile(r"(\bkey=)[^&\s'\"]+")
 

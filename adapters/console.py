@@ -130,9 +130,15 @@ class ConsoleAdapter:
                 continue
             if inv.kind == "text" and self._prompt is not None and self._prompt.multiline:
                 inv = self._make("text", "", await self._read_list(inv.text))
-            if not self.interactive:
-                self._print(f"> {line.strip()}")
             reply = await self.core.handle(inv)
+            if not self.interactive:
+                # Echo piped input so a transcript reads like a chat, but never a secret.
+                shown = "(a message holding a key)" if reply.delete_user_message else inv.text
+                if inv.kind == "command":
+                    shown = inv.name if reply.delete_user_message else f"{inv.name} {inv.text}"
+                elif inv.kind == "action":
+                    shown = line.strip()
+                self._print(f"> {shown.strip()}")
             self.render(reply)
             if on_line is not None:
                 on_line()

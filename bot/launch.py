@@ -8,9 +8,8 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Protocol
 
-from adapters.console import CONSOLE_USER, ConsoleAdapter
 from bot.alerts.service import AlertService
-from bot.core.seam import Platform, Recipient, Reply, Sender
+from bot.core.seam import Platform, Sender
 from bot.runtime import Runtime, build_runtime, register_key
 from bot.settings import Settings
 
@@ -20,6 +19,8 @@ DEMO_KEY = "demo-key-0001"
 DEMO_BALANCE = "100"
 # The demo's simulated orders move within a minute, so the demo polls often enough to show it.
 DEMO_POLL_SECONDS = 5.0
+DEMO_PENDING_SECONDS = 5.0
+DEMO_COMPLETE_SECONDS = 40.0
 
 
 class PlatformAdapter(Sender, Protocol):
@@ -38,6 +39,8 @@ class PlatformAdapter(Sender, Protocol):
 
 async def run_console(settings: Settings) -> None:
     """Chat with the core in this terminal against the configured panel."""
+    from adapters.console import ConsoleAdapter
+
     async with build_runtime(settings) as runtime:
         console = ConsoleAdapter(runtime.core)
         async with AlertService(runtime, {"console": console}).running():
@@ -53,10 +56,17 @@ def _fresh_demo_database(settings: Settings) -> str:
 
 async def run_demo(settings: Settings) -> None:
     """Start the panel simulator on a free loopback port and chat with it in the terminal."""
+    from adapters.console import CONSOLE_USER, ConsoleAdapter
     from bot.panel.simulator import PanelSimulator
 
     simulator = PanelSimulator()
+    # Quicker than a real panel, so a newcomer sees an order move (and its alert) within a minute.
+    simulator.pending_s, simulator.complete_s = DEMO_PENDING_SECONDS, DEMO_COMPLETE_SECONDS
     simulator.add_key(DEMO_KEY, balance=DEMO_BALANCE)
+    refillable = simulator.catalogue.first_matching(type="Default", refill=True)
+    finished = simulator.make_order(
+        DEMO_KEY, refillable.id, refillable.min, link="https://t.me/demo", status="Completed"
+    )
     url = await simulator.start()
     demo = settings.model_copy(
         update={
@@ -72,8 +82,9 @@ async def run_demo(settings: Settings) -> None:
             console = ConsoleAdapter(runtime.core)
             console.stdout.write(
                 f"Demo: a simulated panel runs at {url} with {DEMO_BALANCE} USD on the demo key "
-                f"{DEMO_KEY} (already registered for you).\n"
-                "Try: balance · services · services likes · order · orders · status <id> · help\n"
+                f"{DEMO_KEY} (already registered for you). Order #{finished} is a completed order "
+                "you can refill.\n"
+                "Try: balance · services likes · order · status <id> · refill <id> · help\n"
             )
             async with AlertService(runtime, {"console": console}).running():
                 await console.run()
@@ -112,4 +123,3 @@ async def run_platforms(settings: Settings, stop: asyncio.Event) -> None:
             log.info("stopping")
 
 
-__all__ = ["PlatformAdapter", "Recipient", "Reply", "register_key", "run_console", "run_demo"]

@@ -74,10 +74,6 @@ class Context:
         """The panel API client."""
         return self.res.panel
 
-    def owner(self, platform: str | None = None) -> KeyOwner:
-        """The associated data that binds a ciphertext to this user and a panel."""
-        return KeyOwner(platform or self.inv.platform, self.inv.user_id, "")
-
     def key_owner(self, panel_url: str) -> KeyOwner:
         """The owner of this user's key for `panel_url`."""
         return KeyOwner(self.user.platform, self.user.platform_user_id, panel_url)

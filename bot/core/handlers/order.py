@@ -344,6 +344,8 @@ async def confirmation_reply(ctx: Context, state: dict[str, object], problem: st
     try:
         balance = await ctx.panel.balance(credential.panel_url, credential.key)
         currency = balance.currency
+        state["currency"] = currency
+        await ctx.save_conversation(state)
         balance_text = money(balance.amount, balance.currency)
         short = cost is not None and balance.amount < cost
     except InvalidApiKey:
@@ -439,7 +441,7 @@ async def wizard_confirm(ctx: Context, action: WizardConfirm) -> Reply:
         quantity=forms.quantity_of(service, answers),
         fields=dict(fields),
         cost=cost,
-        currency="",
+        currency=str(state.get("currency", "")),
         can_refill=service.refill,
         can_cancel=service.cancel,
     )
@@ -485,7 +487,8 @@ async def wizard_confirm(ctx: Context, action: WizardConfirm) -> Reply:
     await ctx.clear_conversation()
     for hook in ctx.res.placed_hooks:
         await hook(ctx.user.id)
-    cost_text = f" Expected cost: {money(cost)}." if cost is not None else ""
+    currency = str(state.get("currency", ""))
+    cost_text = f" Expected cost: {money(cost, currency)}." if cost is not None else ""
     status_button = await ctx.button("Status", StatusRefresh(ctx.inv.user_id, order_id), "primary")
     return Reply(
         f"✅ Order placed: #{order_id} — {service.name}.{cost_text}\n"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from bot.core.app import BotCore
-from bot.core.seam import Button, Invocation, Prompt, Recipient, Reply
+from bot.core.seam import Button, Invocation, Platform, Prompt, Recipient, Reply
 
 CONSOLE_USER = "console-user"
 
@@ -21,7 +21,7 @@ CONSOLE_USER = "console-user"
 class ConsoleAdapter:
     """Reads lines from a stream, hands them to the core, prints replies; also a Sender."""
 
-    platform = "console"
+    platform: Platform = "console"
 
     def __init__(
         self,

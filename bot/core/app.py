@@ -86,7 +86,7 @@ class BotCore:
         except PanelError as error:
             return Reply(f"The panel answered with an error: {error.message}", private=True)
         except Exception:
-            log.exception("handling %s %s failed", inv.kind, inv.name if inv.kind != "text" else "")
+            log.exception("failed handling %s %s", inv.kind, inv.name if inv.kind != "text" else "")
             return Reply(
                 "Sorry, something went wrong on my side. Nothing was changed; please try again.",
                 private=True,

@@ -17,8 +17,8 @@ class NoKey(UserError):
 
     def __init__(self) -> None:
         super().__init__(
-            "You have no panel API key set yet. Open a private chat with me and send "
-            "/setkey YOUR_API_KEY (you find the key on your panel's API page)."
+            "You have no panel API key set yet. Send /setkey in a private chat with me and give "
+            "it the key from your panel's API page."
         )
 
 

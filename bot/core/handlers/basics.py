@@ -24,14 +24,17 @@ COMMAND_HELP = (
 )
 
 
-def help_text() -> str:
-    """What the bot does and its commands."""
+def help_text(platform: str) -> str:
+    """What the bot does and its commands (how to give the key depends on the platform)."""
+    if platform == "discord":
+        begin = "To begin, use /setkey: a private form opens for your panel API key"
+    else:
+        begin = "To begin, open a private chat with me and send /setkey YOUR_API_KEY"
     lines = [
         "I place and track orders on your SMM panel through its API.",
         "",
-        "To begin, open a private chat with me and send /setkey YOUR_API_KEY "
-        "(your panel's API page shows the key). I check it with the panel and store it "
-        "encrypted; only its last 4 characters are ever shown.",
+        f"{begin} (your panel's API page shows the key). I check it with the panel and store "
+        "it encrypted; only its last 4 characters are ever shown.",
         "",
         "Commands:",
     ]
@@ -44,13 +47,13 @@ def help_text() -> str:
 @registry.command("start", "what this bot does and how to begin")
 async def start(ctx: Context, args: str) -> Reply:
     """Greet the user and show the commands."""
-    return Reply(help_text())
+    return Reply(help_text(ctx.inv.platform))
 
 
 @registry.command("help", "the commands")
 async def help_command(ctx: Context, args: str) -> Reply:
     """Show the commands."""
-    return Reply(help_text())
+    return Reply(help_text(ctx.inv.platform))
 
 
 @registry.command("abort", "leave the current question or order form")

@@ -439,18 +439,18 @@ async def due_poll_targets(db: aiosqlite.Connection, now: float) -> list[PollTar
 
 
 @dataclass(frozen=True, slots=True)
-class PolledOrderChange:
-    """A polled status that differs from the stored one, with the alert announcing it.
+class PolledOrder:
+    """One polled status to store, with the alert announcing it if it is news.
 
-    `seen_raw_status` / `seen_remains` are what the poller read before asking the panel: the change
-    (and its alert) is written only if the row still holds them, so a /status look-up that stored
-    the same news meanwhile does not get announced a second time.
+    `seen_raw_status` / `seen_remains` are what the poller read before asking the panel: the
+    status (and its alert) is written only if the row still holds them, so a /status look-up that
+    stored newer news meanwhile is neither overwritten nor announced a second time.
     """
 
     update: OrderStatusUpdate
     seen_raw_status: str
     seen_remains: int | None
-    message: NewMessage | None
+    message: NewMessage | None = None
 
 
 _STILL_AS_SEEN = " AND raw_status = ? AND remains IS ?"
@@ -460,44 +460,39 @@ _ORDER_STILL_AS_SEEN = (
 
 
 async def record_polled_orders(
-    db: aiosqlite.Connection,
-    checks: Sequence[OrderStatusUpdate],
-    changes: Sequence[PolledOrderChange],
-    now: float,
+    db: aiosqlite.Connection, polled: Sequence[PolledOrder], now: float
 ) -> int:
     """Store polled statuses and queue their alerts in ONE transaction; returns alerts queued.
 
     Writing the alert with the change is what makes alerts crash-safe: either both are stored
     (and the next poll sees nothing new) or neither (and the next poll sees the change again).
     """
-    if not checks and not changes:
+    if not polled:
         return 0
     queued = 0
     async with transaction(db):
-        if checks:
-            await db.executemany(_UPDATE_STATUS, [_status_params(update) for update in checks])
         alerts = [
             (
-                *message_params(change.message, now),
-                change.update.order_row_id,
-                change.seen_raw_status,
-                change.seen_remains,
+                *message_params(item.message, now),
+                item.update.order_row_id,
+                item.seen_raw_status,
+                item.seen_remains,
             )
-            for change in changes
-            if change.message is not None
+            for item in polled
+            if item.message is not None
         ]
         if alerts:
+            # Before the updates: the condition looks at the row as the poller saw it.
             sql = INSERT_MESSAGE_IF.format(condition=_ORDER_STILL_AS_SEEN)
             async with db.executemany(sql, alerts) as cursor:
                 queued = max(cursor.rowcount, 0)
-        if changes:
-            await db.executemany(
-                _UPDATE_STATUS + _STILL_AS_SEEN,
-                [
-                    (*_status_params(change.update), change.seen_raw_status, change.seen_remains)
-                    for change in changes
-                ],
-            )
+        await db.executemany(
+            _UPDATE_STATUS + _STILL_AS_SEEN,
+            [
+                (*_status_params(item.update), item.seen_raw_status, item.seen_remains)
+                for item in polled
+            ],
+        )
     return queued
 
 

@@ -172,7 +172,7 @@ async def enqueue_at(db: aiosqlite.Connection, message: NewMessage, now: float) 
 
 
 async def user_messages(db: aiosqlite.Connection, user_id: int) -> list[OutboxRow]:
-    """Every message of the user still in the outbox (delivered, failed or waiting), oldest first."""
+    """Every message of the user in the outbox (delivered, failed or waiting), oldest first."""
     async with db.execute(
         f"SELECT {_COLUMNS} FROM outbox WHERE user_id = ? ORDER BY id", (user_id,)
     ) as cursor:
@@ -186,3 +186,18 @@ async def count_messages(db: aiosqlite.Connection, *, delivered: bool | None = N
     async with db.execute(f"SELECT COUNT(*) FROM outbox WHERE {where}") as cursor:
         row = await cursor.fetchone()
     return int(row[0]) if row else 0
+
+
+async def postpone_user_messages(
+    db: aiosqlite.Connection, user_id: int, next_attempt_at: float
+) -> int:
+    """Hold back the user's waiting messages until at least `next_attempt_at` (attempts unchanged).
+
+    Used when one of them could not be sent, so the later ones do not overtake it.
+    """
+    return await execute_write(
+        db,
+        "UPDATE outbox SET next_attempt_at = MAX(next_attempt_at, ?) "
+        "WHERE user_id = ? AND delivered_at IS NULL AND failed_at IS NULL",
+        (next_attempt_at, user_id),
+    )

@@ -194,43 +194,36 @@ def _refill_params(update: RefillStatusUpdate) -> tuple[object, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class PolledRefillChange:
-    """A polled refill status that differs from the stored one, with its alert.
+class PolledRefill:
+    """One polled refill status to store, with its alert if it is news.
 
-    Written only if the row still holds `seen_raw_status` (see PolledOrderChange).
+    Written only if the row still holds `seen_raw_status` (see storage.orders.PolledOrder).
     """
 
     update: RefillStatusUpdate
     seen_raw_status: str
-    message: NewMessage | None
+    message: NewMessage | None = None
 
 
 async def record_polled_refills(
-    db: aiosqlite.Connection,
-    checks: Sequence[RefillStatusUpdate],
-    changes: Sequence[PolledRefillChange],
-    now: float,
+    db: aiosqlite.Connection, polled: Sequence[PolledRefill], now: float
 ) -> int:
     """Store polled refill statuses and queue their alerts in ONE transaction; alerts queued."""
-    if not checks and not changes:
+    if not polled:
         return 0
     queued = 0
     async with transaction(db):
-        if checks:
-            await db.executemany(_UPDATE_REFILL, [_refill_params(update) for update in checks])
         alerts = [
-            message_params(change.message, now)
-            + (change.update.refill_row_id, change.seen_raw_status)
-            for change in changes
-            if change.message is not None
+            (*message_params(item.message, now), item.update.refill_row_id, item.seen_raw_status)
+            for item in polled
+            if item.message is not None
         ]
         if alerts:
             sql = INSERT_MESSAGE_IF.format(condition=_REFILL_STILL_AS_SEEN)
             async with db.executemany(sql, alerts) as cursor:
                 queued = max(cursor.rowcount, 0)
-        if changes:
-            await db.executemany(
-                _UPDATE_REFILL + " AND raw_status = ?",
-                [_refill_params(change.update) + (change.seen_raw_status,) for change in changes],
-            )
+        await db.executemany(
+            _UPDATE_REFILL + " AND raw_status = ?",
+            [(*_refill_params(item.update), item.seen_raw_status) for item in polled],
+        )
     return queued

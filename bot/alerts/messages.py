@@ -1,0 +1,132 @@
+"""The texts and buttons of pushed alerts, and their JSON form in the outbox.
+
+An alert is stored as `{"text": ..., "buttons": [[{"label", "action", "style"}, ...], ...]}` and
+turned back into a private `Reply` when it is delivered, so the adapters render it like any reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import get_args
+from urllib.parse import urlsplit
+
+from bot.core.actions import RefillOrder, RefillRefresh, StatusRefresh
+from bot.core.formatting import money, progress, shorten
+from bot.core.seam import Button, ButtonStyle, Reply
+from bot.panel.models import Balance, OrderState, OrderStatus, RefillState, RefillStatus
+from storage.orders import PollTarget
+from storage.refills import RefillRow
+
+# Telegram's message limit is 4096 characters; alerts stay far below it.
+MAX_TEXT = 4000
+_STYLES: dict[object, ButtonStyle] = {style: style for style in get_args(ButtonStyle)}
+REFILLABLE = (OrderStatus.COMPLETED, OrderStatus.PARTIAL)
+
+
+def reply_to_payload(reply: Reply) -> dict[str, object]:
+    """The outbox payload of a reply: its text and its button rows."""
+    rows = [
+        [{"label": button.label, "action": button.action, "style": button.style} for button in row]
+        for row in reply.buttons
+    ]
+    return {"text": reply.text, "buttons": rows}
+
+
+def reply_from_payload(payload: Mapping[str, object]) -> Reply:
+    """The private Reply stored in an outbox payload (malformed parts are dropped, not fatal)."""
+    text = payload.get("text")
+    rows: list[tuple[Button, ...]] = []
+    raw_rows = payload.get("buttons")
+    for raw_row in raw_rows if isinstance(raw_rows, list) else []:
+        row: list[Button] = []
+        for item in raw_row if isinstance(raw_row, list) else []:
+            if not isinstance(item, Mapping):
+                continue
+            label, action, style = item.get("label"), item.get("action"), item.get("style")
+            if isinstance(label, str) and isinstance(action, str) and label and action:
+                row.append(Button(label, action, _STYLES.get(style, "secondary")))
+        if row:
+            rows.append(tuple(row))
+    return Reply(str(text or "")[:MAX_TEXT], buttons=tuple(rows), private=True)
+
+
+def _status_name(raw: str, status: str) -> str:
+    if raw:
+        return raw
+    return status.replace("_", " ").capitalize() if status else "new"
+
+
+def order_alert(target: PollTarget, state: OrderState, owner: str) -> Reply:
+    """A status change of one order: what changed, progress, charge, and Status/Refill buttons."""
+    title = f"🔔 Order #{target.panel_order_id}"
+    if target.service_name:
+        title += f" — {shorten(target.service_name, 120)}"
+    old = _status_name(target.raw_status, target.status)
+    new = _status_name(state.raw_status, state.status.value)
+    if target.status == state.status.value:
+        change = f"Status: {new} (remains {_count(target.remains)} → {_count(state.remains)})"
+    else:
+        change = f"Status: {old} → {new}"
+    lines = [title, change]
+    # Without the quantity (an order looked up by id) a bar would show 0% for any running order.
+    if target.quantity or state.status is OrderStatus.COMPLETED:
+        lines.append(progress(target.quantity, state.remains, state.status))
+    charge = state.charge if state.charge is not None else target.charge
+    details = [f"Charge: {money(charge, state.currency or target.currency)}"]
+    details.append(f"Remains: {_count(state.remains)}")
+    if target.quantity:
+        details[-1] += f" of {target.quantity}"
+    lines.append(" · ".join(details))
+    buttons = [Button("Status", StatusRefresh(owner, target.panel_order_id).pack(), "secondary")]
+    if target.can_refill and state.status in REFILLABLE:
+        buttons.append(
+            Button("Refill", RefillOrder(owner, target.panel_order_id).pack(), "primary")
+        )
+    return Reply("\n".join(lines), buttons=(tuple(buttons),), private=True)
+
+
+def _count(value: int | None) -> str:
+    return "—" if value is None else str(value)
+
+
+def refill_alert(row: RefillRow, state: RefillState, owner: str) -> Reply:
+    """A status change of one refill the bot follows."""
+    old = _status_name(row.raw_status, row.status)
+    new = state.error if state.error else _status_name(state.raw_status, state.status.value)
+    lines = [
+        f"🔁 Refill #{row.panel_refill_id} of order #{row.panel_order_id}",
+        f"Status: {old} → {shorten(new, 300)}",
+    ]
+    if state.status is RefillStatus.COMPLETED:
+        lines.append("The refill is done.")
+    elif state.status in (RefillStatus.REJECTED, RefillStatus.ERROR):
+        lines.append("The panel did not refill this order.")
+    buttons = (
+        Button("Refill status", RefillRefresh(owner, row.panel_refill_id).pack(), "secondary"),
+        Button("Order status", StatusRefresh(owner, row.panel_order_id).pack(), "secondary"),
+    )
+    return Reply("\n".join(lines), buttons=(buttons,), private=True)
+
+
+def low_balance_alert(balance: Balance, threshold: Decimal) -> Reply:
+    """The balance fell below the user's threshold."""
+    return Reply(
+        f"⚠ Your panel balance is low: {money(balance.amount, balance.currency)} (your alert "
+        f"threshold is {money(threshold, balance.currency)}).\n"
+        "Top up on the panel so new orders go through. I will not remind you again until the "
+        "balance is back above the threshold. Change it with /alerts balance <amount>, or turn it "
+        "off with /alerts balance off.",
+        private=True,
+    )
+
+
+def invalid_key_alert(panel_url: str, hint: str) -> Reply:
+    """The panel now rejects the user's key: ask for a new one."""
+    host = urlsplit(panel_url).hostname or panel_url
+    which = f" (…{hint})" if hint else ""
+    return Reply(
+        f"🔑 The panel {host} no longer accepts your API key{which}. I stopped checking your "
+        "orders there. Set a new key with /setkey in a private chat with me and the alerts resume.",
+        private=True,
+    )

@@ -1,0 +1,227 @@
+"""A panel that is down or rate-limiting: the poller backs off that host (honouring Retry-After)
+with one warning per outage, keeps polling other hosts, and resumes when the panel is back."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from bot.alerts.hosts import HOST_BACKOFF_BASE
+from bot.alerts.service import AlertService
+from bot.core.seam import Platform, Recipient, Reply, Sender
+from bot.crypto import KeyOwner, hint_for
+from bot.panel.simulator import PanelSimulator
+from bot.runtime import Runtime
+from storage import credentials, orders, users
+from storage.orders import NewTrackedOrder
+from tests.support.corebot import DEMO_KEY, make_settings, new_simulator, running_core
+
+POLL = 120.0
+OTHER_PANEL_KEY = "sim-key-carol-0005"
+
+
+class FakeClock:
+    """The bot's wall clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class RecordingSender:
+    """The platform edge: records what would be pushed to users."""
+
+    platform: Platform = "telegram"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Recipient, Reply]] = []
+
+    async def send(self, recipient: Recipient, reply: Reply) -> None:
+        self.sent.append((recipient, reply))
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[PanelSimulator]:
+    simulator = new_simulator()
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def other_sim() -> AsyncIterator[PanelSimulator]:
+    simulator = PanelSimulator(seed=2)
+    simulator.add_key(OTHER_PANEL_KEY, balance="1000")
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+ServiceFactory = Callable[[Mapping[str, Sender]], AlertService]
+
+
+@pytest.fixture
+async def new_service(runtime: Runtime) -> AsyncIterator[ServiceFactory]:
+    """AlertServices on the test's runtime, closed at the end of the test."""
+    made: list[AlertService] = []
+
+    def make(senders: Mapping[str, Sender]) -> AlertService:
+        made.append(AlertService(runtime, senders))
+        return made[-1]
+
+    yield make
+    for service in made:
+        await service.aclose()
+
+
+@pytest.fixture
+async def runtime(
+    sim: PanelSimulator, other_sim: PanelSimulator, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[Runtime]:
+    settings = make_settings(
+        tmp_path, sim.url, status_poll_seconds=POLL, panel_allowed_urls=other_sim.url
+    )
+    async with running_core(settings) as rt:
+        rt.core.res.clock = clock
+        yield rt
+
+
+async def follow(
+    runtime: Runtime, sim: PanelSimulator, user: str, key: str, count: int
+) -> list[str]:
+    """A user with a key on `sim` following `count` running orders there; their ids."""
+    row = await users.get_or_create_user(runtime.db, "telegram", user, chat_id=user)
+    sealed = runtime.cipher.encrypt(key, KeyOwner("telegram", user, sim.url))
+    cred = await credentials.upsert_credential(runtime.db, row.id, sim.url, sealed, hint_for(key))
+    service = sim.catalogue.first_matching(type="Default")
+    ids = [
+        str(sim.make_order(key, service.id, service.min, status="In progress"))
+        for _ in range(count)
+    ]
+    tracked = [NewTrackedOrder(row.id, cred.id, sim.url, order_id) for order_id in ids]
+    await orders.bulk_track(runtime.db, tracked)
+    return ids
+
+
+def outage_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "bot.alerts.hosts" and record.levelno == logging.WARNING
+    ]
+
+
+async def test_a_rate_limiting_panel_is_left_alone_for_its_retry_after(
+    sim: PanelSimulator,
+    other_sim: PanelSimulator,
+    runtime: Runtime,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    new_service: ServiceFactory,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.alerts")
+    sender = RecordingSender()
+    service = new_service({"telegram": sender})
+    mine = await follow(runtime, sim, "1001", DEMO_KEY, 3)
+    theirs = await follow(runtime, other_sim, "1002", OTHER_PANEL_KEY, 2)
+    # The first look finds them already running: that is news (one alert each).
+    assert (await service.poll_once()).alerts_queued == 5
+    assert await service.deliver_once() == 5
+    sender.sent.clear()
+
+    sim.quirks.update({"rate_limit_next": 1000, "retry_after": 300})
+    sim.reset_counters()
+    other_sim.reset_counters()
+    clock.advance(POLL)
+    stats = await service.poll_once()
+    # The lean batch read gets a 429 and hands the batch to PanelClient, whose answer (a 429 with a
+    # Retry-After longer than it waits) pauses the host: two requests, then nothing.
+    assert sim.request_count == 2
+    assert (stats.failed_requests, stats.orders_checked) == (1, 2)
+    assert other_sim.action_counts["status"] == 1
+    assert len(outage_warnings(caplog)) == 1
+    assert "429" in outage_warnings(caplog)[0]
+
+    # Within the Retry-After nothing is sent to it, while the other panel is polled as usual.
+    other_sim.set_order(theirs[0], status="Completed")
+    for _ in range(2):
+        clock.advance(POLL)
+        stats = await service.poll_once()
+        assert stats.skipped_requests == 1
+    assert sim.request_count == 2
+    assert other_sim.action_counts["status"] == 3
+    assert await service.deliver_once() == 1
+    assert sender.sent[0][0].user_id == "1002"
+
+    # After it, polling resumes; the change made meanwhile is announced once.
+    sim.quirks.reset()
+    sim.set_order(mine[1], status="Partial")
+    clock.advance(POLL)
+    stats = await service.poll_once()
+    assert (stats.skipped_requests, stats.failed_requests, stats.orders_changed) == (0, 0, 1)
+    assert await service.deliver_once() == 1
+    assert sender.sent[1][0].user_id == "1001"
+    assert f"#{mine[1]}" in sender.sent[1][1].text
+    assert len(outage_warnings(caplog)) == 1
+    assert any("answers again" in record.getMessage() for record in caplog.records)
+
+
+async def test_a_failing_panel_gets_one_warning_per_outage_and_longer_pauses(
+    sim: PanelSimulator,
+    other_sim: PanelSimulator,
+    runtime: Runtime,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    new_service: ServiceFactory,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.alerts")
+    service = new_service({"telegram": RecordingSender()})
+    await follow(runtime, sim, "1001", DEMO_KEY, 150)  # two batches on the failing host
+    await follow(runtime, other_sim, "1002", OTHER_PANEL_KEY, 1)
+    # A WAF answering block pages: not retried by the client, so each probe is one request.
+    sim.quirks.html_page = 403
+    sim.quirks.only_actions = ["status"]
+    sim.reset_counters()
+
+    stats = await service.poll_once()
+    assert stats.failed_requests >= 1
+    assert stats.orders_checked == 1  # the other panel's order
+    first_requests = sim.request_count
+
+    # Still failing at each probe: one warning for the whole outage, pauses growing.
+    pauses = []
+    for _ in range(3):
+        waited = 0.0
+        before = sim.request_count
+        while sim.request_count == before:
+            clock.advance(10)
+            waited += 10
+            await service.poll_once()
+            assert waited < 3600
+        pauses.append(waited)
+    assert pauses[0] >= HOST_BACKOFF_BASE
+    assert pauses[0] < pauses[1] < pauses[2]
+    # One probe per pause (a lean read and PanelClient's look at the page), not the backlog.
+    assert sim.request_count - first_requests == 3 * 2
+    assert len(outage_warnings(caplog)) == 1
+
+    sim.quirks.reset()
+    clock.advance(3600)
+    stats = await service.poll_once()
+    assert stats.failed_requests == 0
+    assert stats.orders_checked == 151
+    assert stats.requests == 3

@@ -121,5 +121,3 @@ async def run_platforms(settings: Settings, stop: asyncio.Event) -> None:
             await stack.enter_async_context(AlertService(runtime, senders).running())
             await stop.wait()
             log.info("stopping")
-
-

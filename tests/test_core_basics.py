@@ -46,7 +46,7 @@ def test_core_does_not_import_platform_libraries() -> None:
     import subprocess
 
     code = (
-        "import sys, bot.core.app, bot.runtime;"
+        "import sys, bot.core.app, bot.runtime, bot.alerts.service, bot.launch;"
         "bad=[m for m in ('telegram','discord','adapters') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

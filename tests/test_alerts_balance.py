@@ -4,93 +4,25 @@ bot followed by the poller."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from bot.alerts.service import AlertService
-from bot.core.seam import Platform, Recipient, Reply
+from bot.core.seam import Recipient
 from bot.panel.simulator import PanelSimulator
 from bot.runtime import Runtime
-from storage import outbox, users
-from tests.support.corebot import DEMO_KEY, ChatUser, make_settings, new_simulator, running_core
-
-POLL = 120.0
-
-
-class FakeClock:
-    """The bot's wall clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class RecordingSender:
-    """The platform edge: records what would be pushed to users."""
-
-    platform: Platform = "telegram"
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[Recipient, Reply]] = []
-
-    async def send(self, recipient: Recipient, reply: Reply) -> None:
-        self.sent.append((recipient, reply))
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[PanelSimulator]:
-    simulator = new_simulator()
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def runtime(sim: PanelSimulator, tmp_path: Path, clock: FakeClock) -> AsyncIterator[Runtime]:
-    settings = make_settings(tmp_path, sim.url, status_poll_seconds=POLL)
-    async with running_core(settings) as rt:
-        rt.core.res.clock = clock
-        yield rt
-
-
-@pytest.fixture
-async def alice(runtime: Runtime) -> ChatUser:
-    user = ChatUser(runtime, "1001")
-    assert "saved" in (await user.say(f"/setkey {DEMO_KEY}")).text
-    return user
-
-
-@pytest.fixture
-def sender() -> RecordingSender:
-    return RecordingSender()
-
-
-@pytest.fixture
-async def service(runtime: Runtime, sender: RecordingSender) -> AsyncIterator[AlertService]:
-    async with AlertService(runtime, {"telegram": sender}) as alert_service:
-        yield alert_service
-
-
-async def alice_id(runtime: Runtime) -> int:
-    user = await users.get_user(runtime.db, "telegram", "1001")
-    assert user is not None
-    return user.id
+from storage import outbox
+from tests.support.alert_fixtures import (  # noqa: F401  (fixtures, by name)
+    clock_fixture,
+    runtime_fixture,
+    sender_fixture,
+    service_fixture,
+    settings_fixture,
+)
+from tests.support.alerts import POLL, FakeClock, RecordingSender, user_id_of
+from tests.support.corebot import DEMO_KEY, ChatUser
+from tests.support.fixtures import alice_fixture, sim_fixture  # noqa: F401  (fixtures, by name)
 
 
 async def queued(runtime: Runtime) -> int:
+    """How many alerts wait in the outbox."""
     return await outbox.count_messages(runtime.db)
 
 
@@ -103,7 +35,7 @@ async def test_low_balance_alerts_once_until_the_balance_recovers(
     sender: RecordingSender,
 ) -> None:
     await alice.say("/alerts balance 4000")
-    uid = await alice_id(runtime)
+    uid = await user_id_of(runtime)
 
     await service.check_balance(uid)  # 5,000 is above the threshold
     assert await queued(runtime) == 0
@@ -147,11 +79,11 @@ async def test_no_threshold_or_alerts_off_means_no_balance_reading(
     sim: PanelSimulator, runtime: Runtime, alice: ChatUser, service: AlertService
 ) -> None:
     sim.reset_counters()
-    await service.check_balance(await alice_id(runtime))
+    await service.check_balance(await user_id_of(runtime))
     assert (await service.poll_once()).balances_checked == 0
     await alice.say("/alerts balance 9000")
     await alice.say("/alerts off")
-    await service.check_balance(await alice_id(runtime))
+    await service.check_balance(await user_id_of(runtime))
     assert (await service.poll_once()).balances_checked == 0
     assert sim.action_counts["balance"] == 0
 
@@ -177,7 +109,7 @@ async def test_a_placement_reads_the_balance_through_the_hook(
         assert "Order placed" in done.text
         await service.idle()
         assert await queued(runtime) == 1
-    [message] = await outbox.user_messages(runtime.db, await alice_id(runtime))
+    [message] = await outbox.user_messages(runtime.db, await user_id_of(runtime))
     assert "balance is low" in str(message.payload["text"])
 
 
@@ -186,7 +118,7 @@ async def test_the_placement_hook_never_raises_into_the_order(
 ) -> None:
     await alice.say("/alerts balance 10")
     sim.quirks.html_page = 403  # the panel is behind a WAF page now
-    await service.on_placed(await alice_id(runtime))
+    await service.on_placed(await user_id_of(runtime))
     await service.idle()
     assert await queued(runtime) == 0
     # A user without a threshold, or an unknown user id, is no error either.

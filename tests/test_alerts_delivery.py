@@ -5,42 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
-
-import pytest
 
 from bot.alerts.messages import reply_from_payload, reply_to_payload
 from bot.alerts.service import AlertService
-from bot.core.seam import (
-    Button,
-    DeliveryError,
-    Platform,
-    Recipient,
-    RecipientUnreachable,
-    Reply,
-    Sender,
-)
+from bot.core.seam import Button, DeliveryError, Platform, Recipient, RecipientUnreachable, Reply
 from bot.panel.simulator import PanelSimulator
 from bot.runtime import Runtime
-from storage import outbox, users
-from tests.support.corebot import DEMO_KEY, ChatUser, make_settings, new_simulator, running_core
-
-POLL = 120.0
-
-
-class FakeClock:
-    """The bot's wall clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from storage import outbox
+from tests.support.alert_fixtures import (  # noqa: F401  (fixtures, by name)
+    clock_fixture,
+    new_service_fixture,
+    runtime_fixture,
+    settings_fixture,
+)
+from tests.support.alerts import POLL, FakeClock, ServiceFactory, user_row
+from tests.support.corebot import DEMO_KEY, ChatUser, make_settings, running_core
+from tests.support.fixtures import alice_fixture, sim_fixture  # noqa: F401  (fixtures, by name)
 
 
 class ScriptedSender:
@@ -62,52 +43,8 @@ class ScriptedSender:
         self.delivered.set()
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[PanelSimulator]:
-    simulator = new_simulator()
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-ServiceFactory = Callable[[Mapping[str, Sender]], AlertService]
-
-
-@pytest.fixture
-async def new_service(runtime: Runtime) -> AsyncIterator[ServiceFactory]:
-    """AlertServices on the test's runtime, closed at the end of the test."""
-    made: list[AlertService] = []
-
-    def make(senders: Mapping[str, Sender]) -> AlertService:
-        made.append(AlertService(runtime, senders))
-        return made[-1]
-
-    yield make
-    for service in made:
-        await service.aclose()
-
-
-@pytest.fixture
-async def runtime(sim: PanelSimulator, tmp_path: Path, clock: FakeClock) -> AsyncIterator[Runtime]:
-    settings = make_settings(tmp_path, sim.url, status_poll_seconds=POLL)
-    async with running_core(settings) as rt:
-        rt.core.res.clock = clock
-        yield rt
-
-
-@pytest.fixture
-async def alice(runtime: Runtime) -> ChatUser:
-    user = ChatUser(runtime, "1001")
-    assert "saved" in (await user.say(f"/setkey {DEMO_KEY}")).text
-    return user
-
-
 def new_order(sim: PanelSimulator, status: str = "In progress") -> str:
+    """An order of Alice's on the panel; its id."""
     service = sim.catalogue.first_matching(type="Default")
     return str(sim.make_order(DEMO_KEY, service.id, service.min, status=status))
 
@@ -122,12 +59,6 @@ async def queue_one_alert(
     clock.advance(POLL)
     assert (await service.poll_once()).alerts_queued == 1
     return order_id
-
-
-async def alice_row(runtime: Runtime) -> users.UserRow:
-    row = await users.get_user(runtime.db, "telegram", "1001")
-    assert row is not None
-    return row
 
 
 def test_the_outbox_payload_is_json_and_comes_back_as_a_private_reply() -> None:
@@ -173,7 +104,7 @@ async def test_a_blocked_user_is_not_sent_to_again_and_has_alerts_off(
 
     assert await service.deliver_once() == 0
     assert sender.calls == 1
-    user = await alice_row(runtime)
+    user = await user_row(runtime)
     assert not user.alerts_enabled
     [message] = await outbox.user_messages(runtime.db, user.id)
     assert message.failed_at is not None and message.delivered_at is None
@@ -218,9 +149,9 @@ async def test_a_transient_failure_is_retried_later_with_backoff(
     [(recipient, reply)] = sender.sent
     assert recipient == Recipient("telegram", "1001", "1001")
     assert f"#{order_id}" in reply.text
-    [message] = await outbox.user_messages(runtime.db, (await alice_row(runtime)).id)
+    [message] = await outbox.user_messages(runtime.db, (await user_row(runtime)).id)
     assert message.delivered_at is not None and message.attempts == 3
-    assert (await alice_row(runtime)).alerts_enabled
+    assert (await user_row(runtime)).alerts_enabled
 
 
 async def test_a_failure_holds_back_the_users_later_alerts_so_they_keep_their_order(

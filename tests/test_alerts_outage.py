@@ -4,115 +4,57 @@ with one warning per outage, keeps polling other hosts, and resumes when the pan
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.alerts.hosts import HOST_BACKOFF_BASE
-from bot.alerts.service import AlertService
-from bot.core.seam import Platform, Recipient, Reply, Sender
-from bot.crypto import KeyOwner, hint_for
 from bot.panel.simulator import PanelSimulator
 from bot.runtime import Runtime
-from storage import credentials, orders, users
+from bot.settings import Settings
+from storage import orders
 from storage.orders import NewTrackedOrder
-from tests.support.corebot import DEMO_KEY, make_settings, new_simulator, running_core
+from tests.support.alert_fixtures import (  # noqa: F401  (fixtures, by name)
+    clock_fixture,
+    new_service_fixture,
+    runtime_fixture,
+)
+from tests.support.alerts import POLL, FakeClock, RecordingSender, ServiceFactory, store_key
+from tests.support.corebot import DEMO_KEY, make_settings
+from tests.support.fixtures import sim_fixture  # noqa: F401  (fixtures, by name)
 
-POLL = 120.0
 OTHER_PANEL_KEY = "sim-key-carol-0005"
-
-
-class FakeClock:
-    """The bot's wall clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class RecordingSender:
-    """The platform edge: records what would be pushed to users."""
-
-    platform: Platform = "telegram"
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[Recipient, Reply]] = []
-
-    async def send(self, recipient: Recipient, reply: Reply) -> None:
-        self.sent.append((recipient, reply))
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[PanelSimulator]:
-    simulator = new_simulator()
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
 
 
 @pytest.fixture
 async def other_sim() -> AsyncIterator[PanelSimulator]:
+    """A second panel, on another port, with its own key."""
     simulator = PanelSimulator(seed=2)
     simulator.add_key(OTHER_PANEL_KEY, balance="1000")
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
+    async with simulator:
+        yield simulator
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-ServiceFactory = Callable[[Mapping[str, Sender]], AlertService]
-
-
-@pytest.fixture
-async def new_service(runtime: Runtime) -> AsyncIterator[ServiceFactory]:
-    """AlertServices on the test's runtime, closed at the end of the test."""
-    made: list[AlertService] = []
-
-    def make(senders: Mapping[str, Sender]) -> AlertService:
-        made.append(AlertService(runtime, senders))
-        return made[-1]
-
-    yield make
-    for service in made:
-        await service.aclose()
-
-
-@pytest.fixture
-async def runtime(
-    sim: PanelSimulator, other_sim: PanelSimulator, tmp_path: Path, clock: FakeClock
-) -> AsyncIterator[Runtime]:
-    settings = make_settings(
+def settings(sim: PanelSimulator, other_sim: PanelSimulator, tmp_path: Path) -> Settings:
+    """The alert tests' settings with `other_sim` allowed too (the shared `runtime` uses these)."""
+    return make_settings(
         tmp_path, sim.url, status_poll_seconds=POLL, panel_allowed_urls=other_sim.url
     )
-    async with running_core(settings) as rt:
-        rt.core.res.clock = clock
-        yield rt
 
 
 async def follow(
     runtime: Runtime, sim: PanelSimulator, user: str, key: str, count: int
 ) -> list[str]:
     """A user with a key on `sim` following `count` running orders there; their ids."""
-    row = await users.get_or_create_user(runtime.db, "telegram", user, chat_id=user)
-    sealed = runtime.cipher.encrypt(key, KeyOwner("telegram", user, sim.url))
-    cred = await credentials.upsert_credential(runtime.db, row.id, sim.url, sealed, hint_for(key))
+    user_id, credential_id = await store_key(runtime, user, key, sim.url)
     service = sim.catalogue.first_matching(type="Default")
     ids = [
         str(sim.make_order(key, service.id, service.min, status="In progress"))
         for _ in range(count)
     ]
-    tracked = [NewTrackedOrder(row.id, cred.id, sim.url, order_id) for order_id in ids]
+    tracked = [NewTrackedOrder(user_id, credential_id, sim.url, order_id) for order_id in ids]
     await orders.bulk_track(runtime.db, tracked)
     return ids
 

@@ -4,9 +4,7 @@ backoff of quiet orders, refills, rejected keys, and crash safety of the outbox.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -14,114 +12,50 @@ from bot.alerts.schedule import check_interval
 from bot.alerts.service import AlertService
 from bot.core import actions
 from bot.core.actions import RefillOrder, StatusRefresh
-from bot.core.seam import Platform, Recipient, Reply
-from bot.crypto import KeyOwner, hint_for
+from bot.core.seam import Recipient
 from bot.panel.simulator import PanelSimulator
 from bot.runtime import Runtime
 from bot.settings import Settings
-from storage import credentials, orders, outbox, users
+from storage import orders, outbox
 from storage.orders import NewTrackedOrder
-from tests.support.corebot import DEMO_KEY, ChatUser, make_settings, new_simulator, running_core
+from tests.support.alert_fixtures import (  # noqa: F401  (fixtures, by name)
+    clock_fixture,
+    runtime_fixture,
+    sender_fixture,
+    service_fixture,
+    settings_fixture,
+)
+from tests.support.alerts import (
+    POLL,
+    FakeClock,
+    RecordingSender,
+    store_key,
+    user_id_of,
+)
+from tests.support.corebot import DEMO_KEY, ChatUser, new_simulator, running_core
+from tests.support.fixtures import alice_fixture  # noqa: F401  (fixtures, by name)
 
-POLL = 120.0
 BULK_KEY = "sim-key-bulk-0003"
-
-
-class FakeClock:
-    """The bot's wall clock, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class RecordingSender:
-    """The platform edge: records what would be pushed to users."""
-
-    platform: Platform = "telegram"
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[Recipient, Reply]] = []
-
-    async def send(self, recipient: Recipient, reply: Reply) -> None:
-        self.sent.append((recipient, reply))
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[PanelSimulator]:
+    """The shared test simulator plus BULK_KEY, funded for hundreds of orders."""
     simulator = new_simulator()
     simulator.add_key(BULK_KEY, balance="10000000")
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-def settings(sim: PanelSimulator, tmp_path: Path) -> Settings:
-    return make_settings(tmp_path, sim.url, status_poll_seconds=POLL)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def runtime(settings: Settings, clock: FakeClock) -> AsyncIterator[Runtime]:
-    async with running_core(settings) as rt:
-        rt.core.res.clock = clock
-        yield rt
-
-
-@pytest.fixture
-async def alice(runtime: Runtime) -> ChatUser:
-    user = ChatUser(runtime, "1001")
-    assert "saved" in (await user.say(f"/setkey {DEMO_KEY}")).text
-    return user
-
-
-@pytest.fixture
-def sender() -> RecordingSender:
-    return RecordingSender()
-
-
-@pytest.fixture
-async def service(runtime: Runtime, sender: RecordingSender) -> AsyncIterator[AlertService]:
-    async with AlertService(runtime, {"telegram": sender}) as alert_service:
-        yield alert_service
+    async with simulator:
+        yield simulator
 
 
 def refill_service_id(sim: PanelSimulator) -> int:
+    """A Default service that can be refilled."""
     return sim.catalogue.first_matching(type="Default", refill=True).id
 
 
 def new_order(sim: PanelSimulator, key: str = DEMO_KEY, status: str = "In progress") -> str:
+    """An order of the refillable service on the panel; its id."""
     service = sim.catalogue[refill_service_id(sim)]
     return str(sim.make_order(key, service.id, service.min, status=status))
-
-
-async def user_id_of(runtime: Runtime, platform_user_id: str = "1001") -> int:
-    user = await users.get_user(runtime.db, "telegram", platform_user_id)
-    assert user is not None
-    return user.id
-
-
-async def add_user_with_key(runtime: Runtime, platform_user_id: str, key: str) -> tuple[int, int]:
-    """A user with a stored key (as /setkey would store it): (user row id, credential id)."""
-    user = await users.get_or_create_user(
-        runtime.db, "telegram", platform_user_id, chat_id=platform_user_id
-    )
-    url = runtime.settings.panel_api_url
-    sealed = runtime.cipher.encrypt(key, KeyOwner("telegram", platform_user_id, url))
-    credential = await credentials.upsert_credential(
-        runtime.db, user.id, url, sealed, hint_for(key)
-    )
-    return user.id, credential.id
 
 
 async def test_a_status_change_gives_exactly_one_alert(
@@ -230,8 +164,8 @@ async def test_requests_are_batched_by_key_in_hundreds(
     sim: PanelSimulator, runtime: Runtime, clock: FakeClock, service: AlertService
 ) -> None:
     url = runtime.settings.panel_api_url
-    big_user, big_cred = await add_user_with_key(runtime, "2001", BULK_KEY)
-    small_user, small_cred = await add_user_with_key(runtime, "2002", DEMO_KEY)
+    big_user, big_cred = await store_key(runtime, "2001", BULK_KEY)
+    small_user, small_cred = await store_key(runtime, "2002", DEMO_KEY)
     big = [new_order(sim, BULK_KEY, status="Pending") for _ in range(250)]
     small = [new_order(sim, DEMO_KEY, status="Pending") for _ in range(30)]
     rows = [NewTrackedOrder(big_user, big_cred, url, order_id) for order_id in big]
@@ -366,7 +300,7 @@ async def test_a_rejected_key_gives_one_alert_and_is_not_polled_until_replaced(
 ) -> None:
     revoked = "sim-key-revoked-0009"
     order_id = new_order(sim, BULK_KEY)
-    user_id, cred_id = await add_user_with_key(runtime, "3001", revoked)
+    user_id, cred_id = await store_key(runtime, "3001", revoked)
     url = runtime.settings.panel_api_url
     await orders.bulk_track(runtime.db, [NewTrackedOrder(user_id, cred_id, url, order_id)])
 
@@ -386,7 +320,7 @@ async def test_a_rejected_key_gives_one_alert_and_is_not_polled_until_replaced(
 
     # Setting a key (here: the same one, now known to the panel) resumes the checks.
     sim.add_key(revoked, balance="10")
-    await add_user_with_key(runtime, "3001", revoked)
+    await store_key(runtime, "3001", revoked)
     sim.set_order(order_id, status="Completed")
     stats = await service.poll_once()
     assert stats.requests == 1
@@ -407,7 +341,7 @@ async def test_keys_never_reach_logs_alerts_or_stats(
     revoked = "sim-key-revoked-0042"
     order_id, running = new_order(sim), new_order(sim)
     await alice.say(f"/status {order_id} {running}")
-    user_id, cred_id = await add_user_with_key(runtime, "3001", revoked)
+    user_id, cred_id = await store_key(runtime, "3001", revoked)
     url = runtime.settings.panel_api_url
     await orders.bulk_track(runtime.db, [NewTrackedOrder(user_id, cred_id, url, "77")])
     sim.set_order(order_id, status="Completed")

@@ -13,15 +13,8 @@ from bot.alerts.status_reader import StatusReader
 from bot.panel.client import PanelClient
 from bot.panel.errors import InvalidApiKey, PanelError, PanelUnavailable
 from bot.panel.simulator import PanelSimulator
-from tests.support.corebot import DEMO_KEY, new_simulator
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[PanelSimulator]:
-    simulator = new_simulator()
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
+from tests.support.corebot import DEMO_KEY
+from tests.support.fixtures import sim_fixture  # noqa: F401  (fixtures, by name)
 
 
 @pytest.fixture

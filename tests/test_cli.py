@@ -13,7 +13,7 @@ import httpx
 
 from bot.crypto import generate_master_key
 from bot.settings import decode_master_key
-from tests.support.corebot import DEMO_KEY, make_settings, new_simulator, running_core
+from tests.support.corebot import DEMO_KEY, ChatUser, make_settings, new_simulator, running_core
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +30,10 @@ def bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_bot(*args: str, env: dict[str, str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def run_bot(
+    *args: str, env: dict[str, str], cwd: Path, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` to completion, its output captured as text."""
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,
@@ -58,9 +61,16 @@ def test_keygen_prints_a_fresh_valid_key(tmp_path: Path) -> None:
 
 async def test_simulate_panel_serves_balance(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "simulate-panel", "--port", "0",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=bot_env(tmp_path), cwd=tmp_path,
+        sys.executable,
+        "-m",
+        "bot",
+        "simulate-panel",
+        "--port",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=bot_env(tmp_path),
+        cwd=tmp_path,
     )
     try:
         url = key = ""
@@ -82,14 +92,10 @@ async def test_simulate_panel_serves_balance(tmp_path: Path) -> None:
 
 
 async def test_rotate_keys_reencrypts_under_the_new_key(tmp_path: Path) -> None:
-    simulator = new_simulator()
-    await simulator.start()
-    try:
+    async with new_simulator() as simulator:
         old_key = generate_master_key()
         settings = make_settings(tmp_path, simulator.url, encryption_key=old_key)
         async with running_core(settings) as runtime:
-            from tests.support.corebot import ChatUser
-
             assert "saved" in (await ChatUser(runtime).say(f"/setkey {DEMO_KEY}")).text
         new_key = generate_master_key()
         env = bot_env(
@@ -103,8 +109,4 @@ async def test_rotate_keys_reencrypts_under_the_new_key(tmp_path: Path) -> None:
         assert "Re-encrypted 1" in result.stdout
         rotated = make_settings(tmp_path, simulator.url, encryption_key=new_key)
         async with running_core(rotated) as runtime:
-            from tests.support.corebot import ChatUser
-
             assert "Balance" in (await ChatUser(runtime).say("/balance")).text
-    finally:
-        await simulator.stop()

@@ -3,43 +3,15 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-
+from bot.panel.simulator import PanelSimulator
 from bot.runtime import Runtime
-from tests.support.corebot import (
-    DEMO_KEY,
-    OTHER_KEY,
-    ChatUser,
-    buttons_of,
-    make_settings,
-    new_simulator,
-    running_core,
+from tests.support.corebot import DEMO_KEY, OTHER_KEY, ChatUser, find_button
+from tests.support.fixtures import (  # noqa: F401  (fixtures, by name)
+    alice_fixture,
+    runtime_fixture,
+    sim_fixture,
 )
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator:
-    simulator = new_simulator()
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def runtime(sim, tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with running_core(make_settings(tmp_path, sim.url)) as rt:
-        yield rt
-
-
-@pytest.fixture
-async def alice(runtime: Runtime) -> ChatUser:
-    user = ChatUser(runtime, "1001")
-    reply = await user.say(f"/setkey {DEMO_KEY}")
-    assert "saved" in reply.text
-    return user
 
 
 def test_core_does_not_import_platform_libraries() -> None:
@@ -62,7 +34,9 @@ async def test_help_lists_every_command(runtime: Runtime) -> None:
     assert "setkey" in reply.text
 
 
-async def test_setkey_checks_key_stores_hint_and_flags_delete(runtime: Runtime, sim) -> None:
+async def test_setkey_checks_key_stores_hint_and_flags_delete(
+    runtime: Runtime, sim: PanelSimulator
+) -> None:
     user = ChatUser(runtime, "2002")
     reply = await user.say(f"/setkey {DEMO_KEY}")
     assert reply.delete_user_message
@@ -125,9 +99,10 @@ async def test_unknown_command_and_garbage(alice: ChatUser) -> None:
     assert "digits only" in bad.text
     long_id = "1" * 101
     assert "digits only" in (await alice.say(f"/status {long_id}")).text
-    assert "Use /status" in (await alice.say("/status")).text or "Which order" in (
-        await alice.say("/status")
-    ).text
+    assert (
+        "Use /status" in (await alice.say("/status")).text
+        or "Which order" in (await alice.say("/status")).text
+    )
     assert "not waiting" in (await alice.say("hello there")).text
 
 
@@ -135,7 +110,7 @@ async def test_foreign_button_refused(alice: ChatUser, runtime: Runtime) -> None
     keys = await alice.say("/keys")
     bob = ChatUser(runtime, "3003")
     await bob.say(f"/setkey {OTHER_KEY}")
-    remove = [b for b in buttons_of(keys) if "Remove" in b.label][0]
+    remove = find_button(keys, "Remove")
     refused = await bob.press_data(remove.action)
     assert refused.alert and "someone else" in refused.text
     assert DEMO_KEY[-4:] in (await alice.say("/keys")).text

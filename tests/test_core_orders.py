@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from bot.panel.simulator import PanelSimulator
+from bot.panel.simulator import SERVICE_TYPES, PanelSimulator
 from bot.runtime import Runtime
 from tests.support.corebot import (
     DEMO_KEY,
@@ -19,56 +18,21 @@ from tests.support.corebot import (
     buttons_of,
     find_button,
     make_settings,
-    new_simulator,
     running_core,
 )
-
-ALL_TYPES = [
-    "Default",
-    "Package",
-    "SEO",
-    "Custom Comments",
-    "Custom Comments Package",
-    "Mentions",
-    "Mentions with Hashtags",
-    "Mentions Custom List",
-    "Mentions Hashtag",
-    "Mentions User Followers",
-    "Mentions Media Likers",
-    "Comment Likes",
-    "Comment Replies",
-    "Poll",
-    "Invites from Groups",
-    "Subscriptions",
-    "Web Traffic",
-]
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[PanelSimulator]:
-    simulator = new_simulator()
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def runtime(sim: PanelSimulator, tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with running_core(make_settings(tmp_path, sim.url)) as rt:
-        yield rt
-
-
-@pytest.fixture
-async def alice(runtime: Runtime) -> ChatUser:
-    user = ChatUser(runtime, "1001")
-    assert "saved" in (await user.say(f"/setkey {DEMO_KEY}")).text
-    return user
+from tests.support.fixtures import (  # noqa: F401  (fixtures, by name)
+    alice_fixture,
+    runtime_fixture,
+    sim_fixture,
+)
 
 
 def answers_for(service) -> dict[str, str]:
-    count = max(service.min, 2) if service.type in (
-        "Custom Comments", "Mentions Custom List", "Comment Replies"
-    ) else 2
+    count = (
+        max(service.min, 2)
+        if service.type in ("Custom Comments", "Mentions Custom List", "Comment Replies")
+        else 2
+    )
     future = (date.today() + timedelta(days=30)).strftime("%d/%m/%Y")
     return {
         "link": "https://instagram.com/p/abc123",
@@ -114,7 +78,7 @@ def placed_id(reply) -> int:
     return int(match.group(1))
 
 
-@pytest.mark.parametrize("service_type", ALL_TYPES)
+@pytest.mark.parametrize("service_type", SERVICE_TYPES)
 async def test_wizard_places_every_type(
     service_type: str, alice: ChatUser, sim: PanelSimulator
 ) -> None:
@@ -135,7 +99,9 @@ async def test_wizard_places_every_type(
     assert sim.order(order_id).service_id == service.id
 
 
-async def test_custom_comments_quantity_is_number_of_lines(alice: ChatUser, sim) -> None:
+async def test_custom_comments_quantity_is_number_of_lines(
+    alice: ChatUser, sim: PanelSimulator
+) -> None:
     service = sim.catalogue.first_of_type("Custom Comments")
     reply = await alice.say(f"/order {service.id}")
     reply = await alice.say("https://instagram.com/p/xyz")
@@ -148,9 +114,11 @@ async def test_custom_comments_quantity_is_number_of_lines(alice: ChatUser, sim)
     assert f"Quantity: {max(service.min, 3)}" in confirm.text
 
 
-async def test_validation_errors_ask_again_and_change_nothing(alice: ChatUser, sim) -> None:
+async def test_validation_errors_ask_again_and_change_nothing(
+    alice: ChatUser, sim: PanelSimulator
+) -> None:
     service = sim.catalogue.first_matching(type="Default", dripfeed=False)
-    reply = await alice.say(f"/order {service.id}")
+    await alice.say(f"/order {service.id}")
     bad_link = await alice.say("not a link at all")
     assert "does not look like a link" in bad_link.text and bad_link.prompt.field == "link"
     ok = await alice.say("https://t.me/channel")
@@ -165,7 +133,7 @@ async def test_validation_errors_ask_again_and_change_nothing(alice: ChatUser, s
     assert sim.action_counts["add"] == 0
 
 
-async def test_subscriptions_validation(alice: ChatUser, sim) -> None:
+async def test_subscriptions_validation(alice: ChatUser, sim: PanelSimulator) -> None:
     service = sim.catalogue.first_of_type("Subscriptions")
     reply = await alice.say(f"/order {service.id}")
     assert reply.prompt.field == "username"
@@ -185,10 +153,10 @@ async def test_subscriptions_validation(alice: ChatUser, sim) -> None:
     bad = await alice.say("31/02/2030")
     assert "real date" in bad.text
     confirm = await alice.say((date.today() + timedelta(days=3)).strftime("%d/%m/%Y"))
-    assert "Confirm" in [b.label for b in buttons_of(confirm)][0]
+    assert "Confirm" in buttons_of(confirm)[0].label
 
 
-async def test_dripfeed_runs_multiply_cost(alice: ChatUser, sim) -> None:
+async def test_dripfeed_runs_multiply_cost(alice: ChatUser, sim: PanelSimulator) -> None:
     service = sim.catalogue.first_matching(type="Default", dripfeed=True)
     await alice.say(f"/order {service.id}")
     await alice.say("https://t.me/channel")
@@ -203,7 +171,7 @@ async def test_dripfeed_runs_multiply_cost(alice: ChatUser, sim) -> None:
     assert cost == expected.quantize(Decimal("0.00001")).normalize() or cost == expected
 
 
-async def test_one_line_order_and_double_confirm(alice: ChatUser, sim) -> None:
+async def test_one_line_order_and_double_confirm(alice: ChatUser, sim: PanelSimulator) -> None:
     service = sim.catalogue.first_matching(type="Default", dripfeed=False)
     confirm = await alice.say(f"/order {service.id} https://t.me/x {service.min}")
     assert "Please check your order" in confirm.text
@@ -214,13 +182,13 @@ async def test_one_line_order_and_double_confirm(alice: ChatUser, sim) -> None:
     assert sim.action_counts["add"] == 1
 
 
-async def test_one_line_refused_for_other_types(alice: ChatUser, sim) -> None:
+async def test_one_line_refused_for_other_types(alice: ChatUser, sim: PanelSimulator) -> None:
     service = sim.catalogue.first_of_type("Custom Comments")
     reply = await alice.say(f"/order {service.id} https://t.me/x 10")
     assert "needs more than a link" in reply.text
 
 
-async def test_restart_mid_wizard_and_after_confirm(sim, tmp_path: Path) -> None:
+async def test_restart_mid_wizard_and_after_confirm(sim: PanelSimulator, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, sim.url)
     service = sim.catalogue.first_matching(type="Default", dripfeed=False)
     async with running_core(settings) as runtime:
@@ -241,7 +209,9 @@ async def test_restart_mid_wizard_and_after_confirm(sim, tmp_path: Path) -> None
     assert sim.action_counts["add"] == 1
 
 
-async def test_wizard_expires_after_30_minutes(alice: ChatUser, runtime: Runtime, sim) -> None:
+async def test_wizard_expires_after_30_minutes(
+    alice: ChatUser, runtime: Runtime, sim: PanelSimulator
+) -> None:
     service = sim.catalogue.first_matching(type="Default", dripfeed=False)
     await alice.say(f"/order {service.id}")
     real_clock = runtime.core.res.clock
@@ -253,7 +223,7 @@ async def test_wizard_expires_after_30_minutes(alice: ChatUser, runtime: Runtime
     assert "not waiting" in reply.text
 
 
-async def test_abort_leaves_wizard(alice: ChatUser, sim) -> None:
+async def test_abort_leaves_wizard(alice: ChatUser, sim: PanelSimulator) -> None:
     service = sim.catalogue.first_of_type("Default")
     reply = await alice.say(f"/order {service.id}")
     closed = await alice.press("Abort", reply)
@@ -263,7 +233,9 @@ async def test_abort_leaves_wizard(alice: ChatUser, sim) -> None:
     assert "Aborted" in (await alice.say("/abort")).text
 
 
-async def test_unknown_outcome_is_not_retried(alice: ChatUser, sim, runtime: Runtime) -> None:
+async def test_unknown_outcome_is_not_retried(
+    alice: ChatUser, sim: PanelSimulator, runtime: Runtime
+) -> None:
     service = sim.catalogue.first_matching(type="Default", dripfeed=False)
     confirm = await alice.say(f"/order {service.id} https://t.me/slow {service.min}")
     sim.quirks.add_answer_delay = 8.0  # longer than the 5 s client timeout of the tests
@@ -277,7 +249,9 @@ async def test_unknown_outcome_is_not_retried(alice: ChatUser, sim, runtime: Run
     assert "outcome unknown" in orders.text
 
 
-async def test_refusal_shows_panel_text_and_allows_retry(alice: ChatUser, sim) -> None:
+async def test_refusal_shows_panel_text_and_allows_retry(
+    alice: ChatUser, sim: PanelSimulator
+) -> None:
     service = sim.catalogue.first_matching(
         type="Default", dripfeed=False, predicate=lambda s: s.rate * s.max / 1000 > 5000
     )
@@ -290,7 +264,7 @@ async def test_refusal_shows_panel_text_and_allows_retry(alice: ChatUser, sim) -
     assert "not placed" in stale.text
 
 
-async def test_status_refresh_refill_cancel(alice: ChatUser, sim) -> None:
+async def test_status_refresh_refill_cancel(alice: ChatUser, sim: PanelSimulator) -> None:
     service = sim.catalogue.first_matching(type="Default", refill=True, cancel=True, dripfeed=False)
     done = await alice.press(
         "Confirm", await alice.say(f"/order {service.id} https://t.me/s {service.min}")
@@ -313,7 +287,7 @@ async def test_status_refresh_refill_cancel(alice: ChatUser, sim) -> None:
     assert f"Refill #{refill_id}" in rs.text
 
 
-async def test_cancel_many_with_confirm(alice: ChatUser, sim) -> None:
+async def test_cancel_many_with_confirm(alice: ChatUser, sim: PanelSimulator) -> None:
     service = sim.catalogue.first_matching(type="Default", cancel=True)
     first = sim.make_order(DEMO_KEY, service.id, service.min)
     second = sim.make_order(DEMO_KEY, service.id, service.min, link="https://x.test/2")
@@ -328,10 +302,12 @@ async def test_cancel_many_with_confirm(alice: ChatUser, sim) -> None:
     assert sim.action_counts["cancel"] == 1
 
 
-async def test_status_many_in_batches_and_orders_list(alice: ChatUser, sim) -> None:
+async def test_status_many_in_batches_and_orders_list(alice: ChatUser, sim: PanelSimulator) -> None:
     service = sim.catalogue.first_of_type("Default")
-    ids = [sim.make_order(DEMO_KEY, service.id, service.min, link=f"https://x.test/{i}")
-           for i in range(250)]
+    ids = [
+        sim.make_order(DEMO_KEY, service.id, service.min, link=f"https://x.test/{i}")
+        for i in range(250)
+    ]
     before = sim.action_counts["status"]
     reply = await alice.say("/status " + ",".join(str(i) for i in ids))
     assert sim.action_counts["status"] - before == 3
@@ -344,7 +320,9 @@ async def test_status_many_in_batches_and_orders_list(alice: ChatUser, sim) -> N
     assert "active orders" in active.text
 
 
-async def test_another_users_order_and_refill_refused(alice: ChatUser, runtime, sim) -> None:
+async def test_another_users_order_and_refill_refused(
+    alice: ChatUser, runtime: Runtime, sim: PanelSimulator
+) -> None:
     service = sim.catalogue.first_matching(type="Default", refill=True)
     bobs_order = sim.make_order(OTHER_KEY, service.id, service.min, status="Completed")
     reply = await alice.say(f"/status {bobs_order}")
@@ -358,7 +336,7 @@ async def test_another_users_order_and_refill_refused(alice: ChatUser, runtime, 
     assert refused.alert and "someone else" in refused.text
 
 
-async def test_services_browse_and_search(alice: ChatUser, sim) -> None:
+async def test_services_browse_and_search(alice: ChatUser, sim: PanelSimulator) -> None:
     cats = await alice.say("/services")
     assert "Categories (page 1/" in cats.text
     nxt = await alice.press("Next", cats)
@@ -377,7 +355,7 @@ async def test_services_browse_and_search(alice: ChatUser, sim) -> None:
     assert wizard.prompt is not None
 
 
-async def test_panel_faults_give_clear_messages(alice: ChatUser, sim) -> None:
+async def test_panel_faults_give_clear_messages(alice: ChatUser, sim: PanelSimulator) -> None:
     sim.quirks.html_page = 503
     reply = await alice.say("/balance")
     assert "not available" in reply.text

@@ -72,21 +72,19 @@ def test_library_loggers_are_clamped_even_at_debug(captured: io.StringIO) -> Non
 
 
 async def test_core_journey_at_debug_logs_no_key(captured: io.StringIO, tmp_path: Path) -> None:
-    simulator = new_simulator()
-    await simulator.start()
-    try:
-        async with running_core(make_settings(tmp_path, simulator.url)) as runtime:
-            user = ChatUser(runtime)
-            await user.say("/setkey wrong-key-that-is-secret")
-            await user.say(f"/setkey {DEMO_KEY}")
-            await user.say("/balance")
-            simulator.quirks.html_page = 503
-            await user.say("/balance")
-            simulator.quirks.html_page = None
-            await user.say("/services likes")
-            logging.getLogger("bot.test").debug("incoming text: /setkey %s", "typed-key-999")
-    finally:
-        await simulator.stop()
+    async with (
+        new_simulator() as simulator,
+        running_core(make_settings(tmp_path, simulator.url)) as runtime,
+    ):
+        user = ChatUser(runtime)
+        await user.say("/setkey wrong-key-that-is-secret")
+        await user.say(f"/setkey {DEMO_KEY}")
+        await user.say("/balance")
+        simulator.quirks.html_page = 503
+        await user.say("/balance")
+        simulator.quirks.html_page = None
+        await user.say("/services likes")
+        logging.getLogger("bot.test").debug("incoming text: /setkey %s", "typed-key-999")
     output = captured.getvalue()
     assert "panel balance" in output  # the client's DEBUG lines are there...
     for secret in (DEMO_KEY, "wrong-key-that-is-secret", "typed-key-999"):

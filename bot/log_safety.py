@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 
 REDACTED = "[redacted]"
+# Users' keys remembered for scrubbing; older ones fall out (they travel only in POST bodies).
+MAX_REMEMBERED_KEYS = 1024
 
 # Library loggers that print request URLs (Bot API URLs carry the token) or whole incoming payloads
 # (message texts, modal inputs holding an API key) at DEBUG. They are clamped whatever LOG_LEVEL
@@ -38,31 +41,57 @@ _KEY_FIELD = re.compile(r"(\bkey=)[^&\s'\"]+")
 
 
 class SecretRegistry:
-    """The secrets this process knows about; every log record is scrubbed of all of them."""
+    """The secrets this process knows about; every log record is scrubbed of all of them.
 
-    def __init__(self) -> None:
+    Bot tokens are pinned; users' keys are kept most-recently-used first up to a bound, because
+    adding must stay cheap (any user can send /setkey) and the pattern is compiled lazily, once per
+    change, when a line is actually logged. The library loggers' clamp is the first line of
+    defence; this registry is the second.
+    """
+
+    def __init__(self, max_keys: int = MAX_REMEMBERED_KEYS) -> None:
         self._lock = threading.Lock()
-        self._secrets: set[str] = set()
+        self._pinned: set[str] = set()
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._max_keys = max_keys
         self._pattern: re.Pattern[str] | None = None
+        self._dirty = False
 
-    def add(self, secret: str | None) -> None:
+    def add(self, secret: str | None, *, pinned: bool = False) -> None:
         """Remember a secret (ignores empty and very short values, which would redact noise)."""
         if not secret or len(secret) < 6:
             return
         with self._lock:
-            if secret not in self._secrets:
-                self._secrets.add(secret)
-                ordered = sorted(self._secrets, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(item) for item in ordered))
+            if pinned:
+                self._dirty |= secret not in self._pinned
+                self._pinned.add(secret)
+                return
+            if secret in self._recent:
+                self._recent.move_to_end(secret)
+                return
+            self._recent[secret] = None
+            if len(self._recent) > self._max_keys:
+                self._recent.popitem(last=False)
+            self._dirty = True
 
     def add_all(self, secrets: Iterable[str | None]) -> None:
         """Remember several secrets."""
         for secret in secrets:
             self.add(secret)
 
+    def _current_pattern(self) -> re.Pattern[str] | None:
+        with self._lock:
+            if self._dirty:
+                known = sorted({*self._pinned, *self._recent}, key=len, reverse=True)
+                self._pattern = (
+                    re.compile("|".join(re.escape(item) for item in known)) if known else None
+                )
+                self._dirty = False
+            return self._pattern
+
     def scrub(self, text: str) -> str:
         """Return `text` with every known secret and secret-shaped value replaced."""
-        pattern = self._pattern
+        pattern = self._current_pattern()
         if pattern is not None:
             text = pattern.sub(REDACTED, text)
         text = _SETKEY_ARGUMENT.sub(lambda match: match.group(1) + REDACTED, text)

@@ -42,7 +42,7 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Open the database, load the master key, start one panel connection pool; close on exit."""
     for token in (settings.telegram_bot_token, settings.discord_bot_token):
         if token is not None:
-            secrets.add(token.get_secret_value())
+            secrets.add(token.get_secret_value(), pinned=True)
     db = await open_database(settings.database_path)
     try:
         # An intent still open at start-up belongs to a process that died mid-placement: the

@@ -157,9 +157,11 @@ async def create_intent(
     return None if row is None else _order(row)
 
 
-async def get_order_by_token(db: aiosqlite.Connection, intent_token: str) -> OrderRow | None:
-    """The order created by this confirm token, or None."""
-    return await _one(db, "intent_token = ?", (intent_token,))
+async def get_order_by_token(
+    db: aiosqlite.Connection, intent_token: str, *, user_id: int
+) -> OrderRow | None:
+    """This user's order created by this confirm token, or None (another user's is None too)."""
+    return await _one(db, "intent_token = ? AND user_id = ?", (intent_token, user_id))
 
 
 async def mark_placed(db: aiosqlite.Connection, order_row_id: int, panel_order_id: str) -> None:

@@ -461,11 +461,12 @@ async def test_intent_lifecycle(db: aiosqlite.Connection) -> None:
         fields={}, cost=None, currency="USD", can_refill=False, can_cancel=False,
     )  # fmt: skip
     assert again is None, "a second confirm must not create a second order"
-    assert await orders.get_order_by_token(db, "tok-1") == intent
-    assert await orders.get_order_by_token(db, "nope") is None
+    assert await orders.get_order_by_token(db, "tok-1", user_id=user.id) == intent
+    assert await orders.get_order_by_token(db, "nope", user_id=user.id) is None
+    assert await orders.get_order_by_token(db, "tok-1", user_id=user.id + 1) is None
 
     await orders.mark_placed(db, intent.id, "5001")
-    placed = await orders.get_order_by_token(db, "tok-1")
+    placed = await orders.get_order_by_token(db, "tok-1", user_id=user.id)
     assert placed is not None
     assert (placed.state, placed.panel_order_id, placed.next_check_at) == ("placed", "5001", None)
 

@@ -64,16 +64,28 @@ class Action:
 def unpack(data: str) -> Action:
     """Parse packed data back into its action, checking the prefix and every field's type."""
     prefix, _, rest = data.partition(SEPARATOR)
+    return build(prefix, rest.split(SEPARATOR) if rest else [])
+
+
+def fields_of(action: Action) -> list[str]:
+    """The action's prefix and field values as text (for state stored behind a Ref)."""
+    values = [getattr(action, item.name) for item in dataclasses.fields(action)]
+    return [action.prefix, *(str(int(v)) if isinstance(v, bool) else str(v) for v in values)]
+
+
+def build(prefix: str, values: list[str]) -> Action:
+    """An action from its prefix and field values, checking each field's type."""
     cls = _registry.get(prefix)
     if cls is None:
         raise ActionError("unknown action")
     fields = dataclasses.fields(cls)
-    values = rest.split(SEPARATOR) if rest else []
-    if len(values) != len(fields):
+    # Fields added later carry defaults, so buttons packed before they existed still unpack.
+    required = sum(1 for item in fields if item.default is dataclasses.MISSING)
+    if not required <= len(values) <= len(fields):
         raise ActionError("malformed action")
     hints = get_type_hints(cls)
     kwargs: dict[str, Any] = {}
-    for item, raw in zip(fields, values, strict=True):
+    for item, raw in zip(fields[: len(values)], values, strict=True):
         kind = hints[item.name]
         try:
             if kind is int:
@@ -146,6 +158,8 @@ class WizardChoice(Action):
     prefix: ClassVar[str] = "wc"
     step: str
     value: str
+    # The service whose form the button belongs to, so a stale button cannot answer another form.
+    service: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,6 +184,9 @@ class StatusRefresh(Action):
 
     prefix: ClassVar[str] = "sr"
     order_id: str
+    # The key the order was placed or looked up with (0 on buttons made before it was recorded:
+    # the active key then).
+    credential: int = 0
 
 
 @dataclass(frozen=True)
@@ -178,6 +195,9 @@ class RefillOrder(Action):
 
     prefix: ClassVar[str] = "rf"
     order_id: str
+    # The key the order was placed or looked up with (0 on buttons made before it was recorded:
+    # the active key then).
+    credential: int = 0
 
 
 @dataclass(frozen=True)
@@ -186,6 +206,9 @@ class RefillRefresh(Action):
 
     prefix: ClassVar[str] = "rr"
     refill_id: str
+    # The key the order was placed or looked up with (0 on buttons made before it was recorded:
+    # the active key then).
+    credential: int = 0
 
 
 @dataclass(frozen=True)
@@ -194,6 +217,9 @@ class CancelAsk(Action):
 
     prefix: ClassVar[str] = "ca"
     order_id: str
+    # The key the order was placed or looked up with (0 on buttons made before it was recorded:
+    # the active key then).
+    credential: int = 0
 
 
 @dataclass(frozen=True)

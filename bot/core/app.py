@@ -77,6 +77,13 @@ class BotCore:
             return Reply(f"The panel refused that: {error.panel_text}", private=True)
         except PanelUnavailable as error:
             reason = UNAVAILABLE_REASONS.get(error.reason, "it is not working right now")
+            if error.outcome_unknown:
+                # A write that may have reached the panel: "nothing changed" could be a lie.
+                return Reply(
+                    f"The panel did not answer properly ({reason}), so I cannot tell whether it "
+                    "did what you asked. Check on the panel before trying again; I did not retry.",
+                    private=True,
+                )
             wait = f" It asked to wait {round(error.retry_after)} s." if error.retry_after else ""
             return Reply(
                 f"The panel is not available ({reason}). Nothing was changed; please try "
@@ -153,11 +160,12 @@ class BotCore:
         return await handler(ctx, state, ctx.inv.text)
 
     async def _invalid_key(self, ctx: Context) -> Reply:
-        active = await credentials.get_active_credential(self.res.db, ctx.user.id)
+        # The key that was used, which is not always the active one (an order form, a button).
+        used = ctx.used_credential
         hint = ""
-        if active is not None:
-            await credentials.mark_credential_invalid(self.res.db, active.id, True)
-            hint = f" (…{active.hint})"
+        if used is not None:
+            await credentials.mark_credential_invalid(self.res.db, used.id, True)
+            hint = f" (…{used.hint})"
         return Reply(
             f"The panel rejected your API key{hint}. Set a new one with /setkey in a private "
             "chat with me.",

@@ -10,7 +10,7 @@ import aiosqlite
 
 from bot.core.actions import Action, ActionTooLong, Ref
 from bot.core.catalog import CatalogCache
-from bot.core.errors import NoKey
+from bot.core.errors import NoKey, NotYours, UserError
 from bot.core.seam import Button, ButtonStyle, Invocation
 from bot.crypto import DecryptionError, KeyCipher, KeyOwner
 from bot.log_safety import secrets
@@ -63,6 +63,9 @@ class Context:
         self.inv = inv
         self.res = resources
         self.user = user
+        # The credential this invocation talks to the panel with, once decrypted: the one to mark
+        # invalid if the panel rejects it.
+        self.used_credential: CredentialRow | None = None
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -85,8 +88,20 @@ class Context:
             raise NoKey()
         return self.decrypt(credential)
 
+    async def key_for(self, credential_id: int) -> ActiveKey:
+        """The user's key with this id (0: the active key); another user's id is refused."""
+        if credential_id == 0:
+            return await self.active_key()
+        row = await credentials.get_credential(self.db, credential_id)
+        if row is None:
+            raise UserError("The key this belongs to was removed. Look it up again with /status.")
+        if row.user_id != self.user.id:
+            raise NotYours()
+        return self.decrypt(row)
+
     def decrypt(self, credential: CredentialRow) -> ActiveKey:
         """Decrypt one of this user's credentials."""
+        self.used_credential = credential
         try:
             key = self.res.cipher.decrypt(
                 credential.ciphertext, self.key_owner(credential.panel_url)

@@ -6,13 +6,17 @@ from bot.core.actions import CancelAsk, CancelConfirm, CancelDrop
 from bot.core.context import Context
 from bot.core.errors import UserError
 from bot.core.ids import parse_ids
+from bot.core.interrupted import interruption_lines
 from bot.core.registry import registry
 from bot.core.seam import CommandOption, Reply
+from bot.panel.errors import PanelError
+from bot.panel.models import CancelResult
 
 
-async def ask_cancel(ctx: Context, ids: list[str]) -> Reply:
-    """Ask before cancelling; the ids wait in SQLite behind the button."""
-    ref = await ctx.stash({"cancel": ids})
+async def ask_cancel(ctx: Context, ids: list[str], credential: int = 0) -> Reply:
+    """Ask before cancelling; the ids and the key they belong to wait in SQLite behind the button."""
+    active = await ctx.key_for(credential)
+    ref = await ctx.stash({"cancel": ids, "credential": active.credential.id})
     owner = ctx.inv.user_id
     shown = ", ".join(f"#{order_id}" for order_id in ids[:20])
     if len(ids) > 20:
@@ -43,25 +47,37 @@ async def cancel(ctx: Context, args: str) -> Reply:
 @registry.action(CancelAsk)
 async def cancel_button(ctx: Context, action: CancelAsk) -> Reply:
     """The Cancel button under an order's status."""
-    return await ask_cancel(ctx, [action.order_id])
+    return await ask_cancel(ctx, [action.order_id], action.credential)
 
 
 @registry.action(CancelConfirm)
 async def cancel_confirmed(ctx: Context, action: CancelConfirm) -> Reply:
     """Send the cancel request once and show each order's own result."""
+    pending = await ctx.unstash(action.ref)
+    credential = pending.get("credential", 0) if pending else 0
+    active = await ctx.key_for(credential if isinstance(credential, int) else 0)
     # Claimed atomically before the panel call, so a double press cannot send it twice.
     stored = await ctx.take_stash(action.ref)
     ids = stored.get("cancel") if stored else None
     if not isinstance(ids, list) or not ids:
         raise UserError("This cancel request was already sent or has expired.")
-    active = await ctx.active_key()
-    results = await ctx.panel.cancel(active.panel_url, active.key, [str(item) for item in ids])
+    interrupted: PanelError | None = None
+    try:
+        # `cancel` is never retried automatically (a write); each order's own answer is shown.
+        results = await ctx.panel.cancel(active.panel_url, active.key, [str(item) for item in ids])
+    except PanelError as error:
+        if not error.completed:
+            raise
+        results = [item for item in error.completed if isinstance(item, CancelResult)]
+        interrupted = error
     lines = []
     for result in results:
         if result.cancelled:
             lines.append(f"Order #{result.order_id}: cancel requested.")
         else:
             lines.append(f"Order #{result.order_id}: not cancelled — {result.error or 'refused'}")
+    if interrupted is not None:
+        lines.extend(interruption_lines(interrupted, "cancelled"))
     return Reply("\n".join(lines), private=True, edit=True)
 
 

@@ -78,8 +78,6 @@ async def key_answer(ctx: Context, state: dict[str, object], text: str) -> Reply
 
 async def register_key(ctx: Context, panel_url: str, key: str) -> Reply:
     """Check a key with a balance call, then store it encrypted; never echo it."""
-    # Remember the secret first so no log line written while checking it can show it.
-    secrets.add(key)
     if len(key) > MAX_KEY_LENGTH or any(char.isspace() for char in key) or not key.isprintable():
         return Reply(
             "That does not look like an API key (one word, no spaces). Nothing was stored; "
@@ -87,6 +85,8 @@ async def register_key(ctx: Context, panel_url: str, key: str) -> Reply:
             private=True,
             delete_user_message=True,
         )
+    # Remember the key before the panel call, so no log line written while checking it shows it.
+    secrets.add(key)
     try:
         balance = await ctx.panel.balance(panel_url, key)
     except InvalidApiKey:

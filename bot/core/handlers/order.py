@@ -30,6 +30,11 @@ DELAY_BUTTONS = ("0", "30", "60", "120", "360", "600")
 SEARCH_RESULTS_SHOWN = 6
 
 
+def new_form_id() -> str:
+    """A fresh id for an order form, so a slow step can tell that a newer form replaced it."""
+    return random_tokens.token_urlsafe(6)
+
+
 def service_to_state(service: Service) -> dict[str, object]:
     """A service snapshot that survives a restart inside the stored conversation."""
     return {
@@ -116,14 +121,15 @@ async def step_reply(ctx: Context, state: dict[str, object], problem: str = "") 
         choice_buttons = [
             await ctx.button(
                 value if labels.get(value, value) == value else f"{value} {labels[value]}",
-                WizardChoice(owner, spec.name, value),
+                WizardChoice(owner, spec.name, value, service.service_id),
             )
             for value in values
         ]
         rows += [tuple(choice_buttons[i : i + 3]) for i in range(0, len(choice_buttons), 3)]
     last: list[Button] = []
     if spec.optional:
-        last.append(await ctx.button("Skip", WizardChoice(owner, spec.name, "")))
+        skip = WizardChoice(owner, spec.name, "", service.service_id)
+        last.append(await ctx.button("Skip", skip))
     last.append(await _abort_button(ctx))
     rows.append(tuple(last))
     prompt = Prompt(
@@ -145,6 +151,7 @@ async def start_wizard(ctx: Context, service: Service, active: ActiveKey) -> Rep
     """Open a fresh order form for `service`."""
     state: dict[str, object] = {
         "kind": "wizard",
+        "form": new_form_id(),
         "chat": ctx.inv.chat_id,
         "service": service_to_state(service),
         "panel_url": active.panel_url,
@@ -170,6 +177,7 @@ async def order(ctx: Context, args: str) -> Reply:
         await ctx.save_conversation(
             {
                 "kind": "wizard",
+                "form": new_form_id(),
                 "chat": ctx.inv.chat_id,
                 "panel_url": active.panel_url,
                 "credential_id": active.credential.id,
@@ -214,6 +222,7 @@ async def _one_line(ctx: Context, service: Service, rest: list[str], active: Act
             raise UserError(str(problem)) from None
     state: dict[str, object] = {
         "kind": "wizard",
+        "form": new_form_id(),
         "chat": ctx.inv.chat_id,
         "service": service_to_state(service),
         "panel_url": active.panel_url,
@@ -308,6 +317,8 @@ async def wizard_choice(ctx: Context, action: WizardChoice) -> Reply:
     if state is None or "service" not in state:
         raise UserError("This order form is no longer open. Start again with /order.")
     service = service_from_state(state["service"])
+    if action.service and action.service != service.service_id:
+        raise UserError("That button belongs to an earlier order form.")
     spec = forms.next_field(service, _answers(state))
     if spec is None or spec.name != action.step:
         raise UserError("That step is already answered.")
@@ -316,14 +327,23 @@ async def wizard_choice(ctx: Context, action: WizardChoice) -> Reply:
 
 @registry.action(WizardAbort)
 async def wizard_abort(ctx: Context, action: WizardAbort) -> Reply:
-    """Leave the order form."""
+    """Leave the order form (a form whose Confirm is already placing says so instead)."""
+    state = await wizard_state(ctx)
+    token = state.get("token") if state else None
+    if isinstance(token, str):
+        existing = await orders.get_order_by_token(ctx.db, token, user_id=ctx.user.id)
+        if existing is not None:
+            return already_reply(existing)
     await ctx.clear_conversation()
     return Reply("Order form closed. Nothing was ordered.", private=True, edit=True)
 
 
 @registry.action(WizardCancel)
 async def wizard_cancel(ctx: Context, action: WizardCancel) -> Reply:
-    """Drop the order on the confirmation screen."""
+    """Drop the order on the confirmation screen, unless Confirm already got to it."""
+    existing = await orders.get_order_by_token(ctx.db, action.token, user_id=ctx.user.id)
+    if existing is not None:
+        return already_reply(existing)
     state = await wizard_state(ctx)
     if state is not None and state.get("token") == action.token:
         await ctx.clear_conversation()
@@ -334,9 +354,6 @@ async def confirmation_reply(ctx: Context, state: dict[str, object], problem: st
     """Every field, the cost, the balance, and Confirm / Cancel."""
     service = service_from_state(state["service"])
     answers = _answers(state)
-    token = random_tokens.token_urlsafe(9)
-    state["token"] = token
-    await ctx.save_conversation(state)
     credential = await _credential_of(ctx, state)
     cost = forms.order_cost(service, answers)
     balance_text, short = "unknown (the panel did not answer)", False
@@ -344,14 +361,20 @@ async def confirmation_reply(ctx: Context, state: dict[str, object], problem: st
     try:
         balance = await ctx.panel.balance(credential.panel_url, credential.key)
         currency = balance.currency
-        state["currency"] = currency
-        await ctx.save_conversation(state)
         balance_text = money(balance.amount, balance.currency)
         short = cost is not None and balance.amount < cost
     except InvalidApiKey:
         raise
     except PanelError:
         pass
+    # The balance call can take a while: if the user opened another form meanwhile, that one wins.
+    current = await ctx.conversation()
+    if current is not None and current.get("form") != state.get("form"):
+        raise UserError("You started another order meanwhile; this one was dropped.")
+    token = random_tokens.token_urlsafe(9)
+    state["token"] = token
+    state["currency"] = currency
+    await ctx.save_conversation(state)
     lines = []
     if problem:
         lines += [f"⚠ {problem}", ""]
@@ -365,10 +388,14 @@ async def confirmation_reply(ctx: Context, state: dict[str, object], problem: st
     if quantity is not None and "quantity" not in answers:
         lines.append(f"Quantity: {quantity}")
     if cost is None:
-        lines.append(f"Cost: charged per post at {money(service.rate, currency)} per 1000")
+        lines.append("Cost: unknown")
+    elif forms.type_key(service.type) == "subscriptions" and not answers.get("posts"):
+        lines.append(f"Cost: up to {money(cost, currency)} per new post (reserved for one post)")
     else:
         lines.append(f"Cost: {money(cost, currency)}")
-    lines.append(f"Balance: {balance_text}")
+    if ctx.inv.is_private:
+        # The balance is private (/balance refuses groups): show it only in a private chat.
+        lines.append(f"Balance: {balance_text}")
     if short:
         lines.append("⚠ Your balance is lower than the cost: the panel will likely refuse it.")
     owner = ctx.inv.user_id
@@ -416,7 +443,7 @@ def already_reply(row: OrderRow) -> Reply:
 @registry.action(WizardConfirm)
 async def wizard_confirm(ctx: Context, action: WizardConfirm) -> Reply:
     """Place the order at most once: the intent is stored before the panel is called."""
-    existing = await orders.get_order_by_token(ctx.db, action.token)
+    existing = await orders.get_order_by_token(ctx.db, action.token, user_id=ctx.user.id)
     if existing is not None:
         return already_reply(existing)
     state = await wizard_state(ctx)
@@ -447,7 +474,7 @@ async def wizard_confirm(ctx: Context, action: WizardConfirm) -> Reply:
     )
     if row is None:
         # Another press got here first: that press places the order, this one only reports.
-        again = await orders.get_order_by_token(ctx.db, action.token)
+        again = await orders.get_order_by_token(ctx.db, action.token, user_id=ctx.user.id)
         if again is None:
             raise UserError("This confirmation has expired. Start again with /order.")
         return already_reply(again)
@@ -474,8 +501,8 @@ async def wizard_confirm(ctx: Context, action: WizardConfirm) -> Reply:
             "The panel could not be reached, so nothing was placed. Confirm to try again.",
         )
     except InvalidApiKey:
+        # BotCore marks the key this form used (ctx.used_credential) as rejected.
         await orders.mark_failed(ctx.db, row.id, "invalid API key")
-        await credentials.mark_credential_invalid(ctx.db, credential.credential.id, True)
         await ctx.clear_conversation()
         raise
     except PanelRefused as error:

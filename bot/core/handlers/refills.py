@@ -5,8 +5,10 @@ from __future__ import annotations
 from bot.core.actions import RefillOrder, RefillRefresh
 from bot.core.context import ActiveKey, Context
 from bot.core.ids import parse_ids
+from bot.core.interrupted import interruption_lines
 from bot.core.registry import registry
 from bot.core.seam import Button, CommandOption, Reply
+from bot.panel.errors import PanelError
 from bot.panel.models import RefillCreated, RefillState
 from storage import orders, refills
 
@@ -25,15 +27,23 @@ async def store_refill(ctx: Context, active: ActiveKey, order_id: str, refill_id
     )
 
 
-async def create_refills(ctx: Context, ids: list[str]) -> Reply:
+async def create_refills(ctx: Context, ids: list[str], credential: int = 0) -> Reply:
     """Refill one or many orders and show each order's own result."""
-    active = await ctx.active_key()
+    active = await ctx.key_for(credential)
     # `refill` is never retried automatically: a repeated request could create a second refill.
-    if len(ids) == 1:
-        refill_id = await ctx.panel.refill(active.panel_url, active.key, ids[0])
-        results = [RefillCreated(ids[0], refill_id, None)]
-    else:
-        results = await ctx.panel.refills(active.panel_url, active.key, ids)
+    interrupted: PanelError | None = None
+    try:
+        if len(ids) == 1:
+            refill_id = await ctx.panel.refill(active.panel_url, active.key, ids[0])
+            results = [RefillCreated(ids[0], refill_id, None)]
+        else:
+            results = await ctx.panel.refills(active.panel_url, active.key, ids)
+    except PanelError as error:
+        # A later batch failed: the refills of the batches already answered are real.
+        if not error.completed:
+            raise
+        results = [item for item in error.completed if isinstance(item, RefillCreated)]
+        interrupted = error
     lines = []
     created: list[str] = []
     for result in results:
@@ -43,14 +53,15 @@ async def create_refills(ctx: Context, ids: list[str]) -> Reply:
             lines.append(f"Order #{result.order_id}: refill #{result.refill_id} requested.")
         else:
             lines.append(f"Order #{result.order_id}: {result.error or 'refused'}")
+    if interrupted is not None:
+        lines.extend(interruption_lines(interrupted, "refilled"))
     if created:
         lines.append("")
         lines.append(f"Follow them with /refill_status {','.join(created)}")
     buttons: tuple[tuple[Button, ...], ...] = ()
     if len(created) == 1:
-        buttons = (
-            (await ctx.button("Refill status", RefillRefresh(ctx.inv.user_id, created[0])),),
-        )
+        refresh = RefillRefresh(ctx.inv.user_id, created[0], active.credential.id)
+        buttons = ((await ctx.button("Refill status", refresh),),)
     return Reply("\n".join(lines), buttons=buttons, private=True)
 
 
@@ -67,7 +78,7 @@ async def refill(ctx: Context, args: str) -> Reply:
 @registry.action(RefillOrder)
 async def refill_button(ctx: Context, action: RefillOrder) -> Reply:
     """The Refill button under an order's status."""
-    return await create_refills(ctx, [action.order_id])
+    return await create_refills(ctx, [action.order_id], action.credential)
 
 
 def refill_line(state: RefillState) -> str:
@@ -96,9 +107,11 @@ async def record_refill(ctx: Context, active: ActiveKey, state: RefillState) -> 
     )
 
 
-async def refill_statuses(ctx: Context, ids: list[str], *, edit: bool) -> Reply:
+async def refill_statuses(
+    ctx: Context, ids: list[str], *, edit: bool, credential: int = 0
+) -> Reply:
     """Look up one or many refills."""
-    active = await ctx.active_key()
+    active = await ctx.key_for(credential)
     if len(ids) == 1:
         states = {ids[0]: await ctx.panel.refill_status(active.panel_url, active.key, ids[0])}
     else:
@@ -113,7 +126,8 @@ async def refill_statuses(ctx: Context, ids: list[str], *, edit: bool) -> Reply:
         lines.append(refill_line(state))
     buttons: tuple[tuple[Button, ...], ...] = ()
     if len(ids) == 1:
-        buttons = ((await ctx.button("↻ Refresh", RefillRefresh(ctx.inv.user_id, ids[0])),),)
+        refresh = RefillRefresh(ctx.inv.user_id, ids[0], active.credential.id)
+        buttons = ((await ctx.button("↻ Refresh", refresh),),)
     return Reply(
         "\n".join(lines), buttons=buttons, private=True, edit=edit, notice="Updated" if edit else ""
     )
@@ -132,4 +146,4 @@ async def refill_status(ctx: Context, args: str) -> Reply:
 @registry.action(RefillRefresh)
 async def refill_refresh(ctx: Context, action: RefillRefresh) -> Reply:
     """Re-check one refill in place."""
-    return await refill_statuses(ctx, [action.refill_id], edit=True)
+    return await refill_statuses(ctx, [action.refill_id], edit=True, credential=action.credential)

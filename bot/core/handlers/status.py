@@ -66,24 +66,33 @@ def order_block(state: OrderState, row: OrderRow | None) -> str:
 
 
 async def order_buttons(
-    ctx: Context, state: OrderState, row: OrderRow | None
+    ctx: Context, state: OrderState, row: OrderRow | None, credential: int
 ) -> tuple[Button, ...]:
-    """Refresh, and Refill / Cancel only where the service and the status allow them."""
+    """Refresh, and Refill / Cancel only where the service and the status allow them.
+
+    The buttons name the key the order belongs to, so they keep acting on that panel's order
+    after the user switches keys. An order only looked up by id has an unknown service: the
+    buttons are offered and the panel decides.
+    """
     owner = ctx.inv.user_id
-    buttons = [await ctx.button("↻ Refresh", StatusRefresh(owner, state.order_id))]
-    if row is not None and row.can_refill and state.status in REFILLABLE:
-        buttons.append(await ctx.button("Refill", RefillOrder(owner, state.order_id), "primary"))
-    if row is not None and row.can_cancel and not state.status.is_final:
-        buttons.append(await ctx.button("Cancel", CancelAsk(owner, state.order_id), "danger"))
+    order_id = state.order_id
+    unknown_service = row is None or row.state == "tracked"
+    buttons = [await ctx.button("↻ Refresh", StatusRefresh(owner, order_id, credential))]
+    if state.status in REFILLABLE and (unknown_service or (row is not None and row.can_refill)):
+        buttons.append(
+            await ctx.button("Refill", RefillOrder(owner, order_id, credential), "primary")
+        )
+    if not state.status.is_final and (unknown_service or (row is not None and row.can_cancel)):
+        buttons.append(await ctx.button("Cancel", CancelAsk(owner, order_id, credential), "danger"))
     return tuple(buttons)
 
 
-async def single_status(ctx: Context, order_id: str, *, edit: bool) -> Reply:
-    """One order with its buttons."""
-    active = await ctx.active_key()
+async def single_status(ctx: Context, order_id: str, *, edit: bool, credential: int = 0) -> Reply:
+    """One order with its buttons, through the key it belongs to (0: the active key)."""
+    active = await ctx.key_for(credential)
     state = await ctx.panel.status(active.panel_url, active.key, order_id)
     row = await record_state(ctx, active, state)
-    buttons = await order_buttons(ctx, state, row)
+    buttons = await order_buttons(ctx, state, row, active.credential.id)
     return Reply(
         order_block(state, row),
         buttons=(buttons,),
@@ -120,7 +129,7 @@ async def status(ctx: Context, args: str) -> Reply:
 @registry.action(StatusRefresh)
 async def refresh(ctx: Context, action: StatusRefresh) -> Reply:
     """Re-check one order and edit the message in place."""
-    return await single_status(ctx, action.order_id, edit=True)
+    return await single_status(ctx, action.order_id, edit=True, credential=action.credential)
 
 
 def order_line(row: OrderRow) -> str:

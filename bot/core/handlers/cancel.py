@@ -14,7 +14,7 @@ from bot.panel.models import CancelResult
 
 
 async def ask_cancel(ctx: Context, ids: list[str], credential: int = 0) -> Reply:
-    """Ask before cancelling; the ids and the key they belong to wait in SQLite behind the button."""
+    """Ask first; the ids and the key they belong to wait in SQLite behind the button."""
     active = await ctx.key_for(credential)
     ref = await ctx.stash({"cancel": ids, "credential": active.credential.id})
     owner = ctx.inv.user_id

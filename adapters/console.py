@@ -78,7 +78,7 @@ class ConsoleAdapter:
         if not text:
             return None
         press = text[1:] if text.startswith("#") else (text if self._prompt is None else "")
-        if press.isdigit() and 1 <= int(press) <= len(self._buttons):
+        if press.isascii() and press.isdigit() and 1 <= int(press) <= len(self._buttons):
             button = self._buttons[int(press) - 1]
             if button.url:
                 self._print(f"(link: {button.url})")
@@ -86,7 +86,10 @@ class ConsoleAdapter:
             return self._make("action", button.action)
         word, _, rest = text.partition(" ")
         name = word.lstrip("/").lower()
-        if word.startswith("/") or name in self._commands:
+        # While the bot waits for a value, a bare word is that value ("help" may be a hashtag);
+        # only a slash command, or "abort", leaves the question.
+        bare_command = name in self._commands and (self._prompt is None or name == "abort")
+        if word.startswith("/") or bare_command:
             return self._make("command", name, rest.strip())
         return self._make("text", "", text)
 
@@ -144,5 +147,9 @@ class ConsoleAdapter:
                 on_line()
 
     async def send(self, recipient: Recipient, reply: Reply) -> None:
-        """Print a pushed alert (the console's Sender)."""
+        """Print a pushed alert (the console's Sender), keeping the pending question's buttons."""
+        buttons, prompt = self._buttons, self._prompt
         self.render(reply, heading="🔔 Alert:")
+        if prompt is not None:
+            # A question is open: its buttons and prompt stay the ones numbers refer to.
+            self._buttons, self._prompt = buttons, prompt

@@ -63,8 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.log_safety import configure_logging
 
     configure_logging(settings.log_level)
+    from bot.runtime import StartupError
+
     try:
         return asyncio.run(_run(command, settings))
+    except StartupError as error:
+        print(error, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

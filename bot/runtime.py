@@ -13,17 +13,22 @@ import aiosqlite
 from bot.core.app import BotCore
 from bot.core.catalog import CatalogCache
 from bot.core.context import Resources
-from bot.crypto import KeyCipher, KeyOwner, cipher_from_settings, hint_for
+from bot.crypto import KeyCipher, KeyOwner, cipher_from_settings, hint_for, key_file_path
 from bot.log_safety import secrets
 from bot.panel.client import PanelClient
 from bot.settings import Settings
+from storage import actions as stored_actions
 from storage import credentials, orders, users
 from storage.database import open_database
 
 log = logging.getLogger(__name__)
 
-# Longer than any placement takes (the panel timeout is 30 s), so only a dead process leaves one.
-STALE_INTENT_SECONDS = 120.0
+# Button state older than this is pruned at start-up (its buttons then answer "expired").
+ACTION_MAX_AGE_SECONDS = 30 * 24 * 3600.0
+
+
+class StartupError(Exception):
+    """The bot cannot start safely; the text says why and what to do (no secrets in it)."""
 
 
 @dataclass
@@ -45,11 +50,21 @@ async def build_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             secrets.add(token.get_secret_value(), pinned=True)
     db = await open_database(settings.database_path)
     try:
-        # An intent still open at start-up belongs to a process that died mid-placement: the
-        # panel may or may not have the order, so it must never be placed again automatically.
-        stale = await orders.mark_stale_intents_unknown(db, time.time() - STALE_INTENT_SECONDS)
+        # An intent still open at start-up belongs to a process that died mid-placement (one
+        # process places orders): the panel may or may not have the order, so it must never be
+        # placed again automatically, and the user is told to check.
+        stale = await orders.mark_stale_intents_unknown(db, time.time())
         if stale:
             log.warning("%d order(s) were being placed when the bot stopped: marked unknown", stale)
+        await stored_actions.prune_actions(db, time.time() - ACTION_MAX_AGE_SECONDS)
+        key_file = key_file_path(settings)
+        lost_key = settings.encryption_key is None and not key_file.exists()
+        if lost_key and await credentials.all_credentials(db):
+            # A new master key would leave every stored key unreadable, silently.
+            raise StartupError(
+                f"The key file {key_file} is missing but the database holds encrypted API keys. "
+                "Restore the file, or set ENCRYPTION_KEY to the key they were stored under."
+            )
         cipher = cipher_from_settings(settings)
         async with PanelClient(timeout=settings.panel_timeout_seconds) as panel:
             resources = Resources(

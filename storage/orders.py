@@ -181,10 +181,13 @@ async def mark_placed(db: aiosqlite.Connection, order_row_id: int, panel_order_i
 
 
 async def mark_unknown(db: aiosqlite.Connection, order_row_id: int, error: str) -> None:
-    """`add` broke mid-way: the order may exist on the panel; never re-send it automatically."""
+    """`add` broke mid-way: the order may exist on the panel; never re-send it automatically.
+
+    The row is final for the bot (it has no panel id to poll); the user checks the panel.
+    """
     await execute_write(
         db,
-        "UPDATE orders SET state = 'unknown', error = ?, updated_at = ? WHERE id = ?",
+        "UPDATE orders SET state = 'unknown', error = ?, is_final = 1, updated_at = ? WHERE id = ?",
         (error, time.time(), order_row_id),
     )
 
@@ -538,6 +541,6 @@ async def mark_stale_intents_unknown(db: aiosqlite.Connection, older_than: float
     return await execute_write(
         db,
         "UPDATE orders SET state = 'unknown', error = 'the bot stopped while placing this order', "
-        "updated_at = ? WHERE state = 'intent' AND created_at < ?",
+        "is_final = 1, updated_at = ? WHERE state = 'intent' AND created_at < ?",
         (time.time(), older_than),
     )

@@ -671,3 +671,11 @@ def test_only_transient_failures_are_retryable() -> None:
     )
     assert not is_retryable(refused)
     assert not is_retryable(ValueError("x"))
+
+
+def test_leading_zero_comma_is_a_decimal_comma() -> None:
+    from bot.panel.parsing import to_decimal
+
+    assert to_decimal("0,900") == Decimal("0.900")
+    assert to_decimal("-0,5") == Decimal("-0.5")
+    assert to_decimal("1,000") == Decimal("1000")

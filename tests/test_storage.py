@@ -473,7 +473,7 @@ async def test_intent_lifecycle(db: aiosqlite.Connection) -> None:
     unknown = await _intent(db, user.id, key.id, "tok-2")
     await orders.mark_unknown(db, unknown.id, "timeout")
     row = await orders.get_order(db, unknown.id)
-    assert row is not None and (row.state, row.error, row.is_final) == ("unknown", "timeout", False)
+    assert row is not None and (row.state, row.error, row.is_final) == ("unknown", "timeout", True)
 
     failed = await _intent(db, user.id, key.id, "tok-3")
     await orders.mark_failed(db, failed.id, "Not enough funds on balance")

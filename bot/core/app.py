@@ -36,6 +36,13 @@ UNAVAILABLE_REASONS = {
 AUTOCOMPLETE_LIMIT = 25
 
 
+def _may_hold_key(inv: Invocation) -> bool:
+    """Whether the user's message could carry an API key (so an error reply deletes it too)."""
+    if inv.kind == "text":
+        return inv.is_private
+    return inv.kind == "command" and inv.name.lower().startswith("setkey") and bool(inv.text)
+
+
 class BotCore:
     """The platform-neutral bot: adapters hand it invocations and render its replies."""
 
@@ -54,14 +61,27 @@ class BotCore:
 
     async def handle(self, inv: Invocation) -> Reply:
         """Answer one invocation; never raises (errors become replies, and are logged)."""
-        user = await users.get_or_create_user(
-            self.res.db,
-            inv.platform,
-            inv.user_id,
-            chat_id=inv.chat_id if inv.is_private else "",
-            display_name=inv.display_name,
-        )
-        ctx = Context(inv, self.res, user)
+        try:
+            user = await users.get_or_create_user(
+                self.res.db,
+                inv.platform,
+                inv.user_id,
+                chat_id=inv.chat_id if inv.is_private else "",
+                display_name=inv.display_name,
+            )
+            ctx = Context(inv, self.res, user)
+            return await self._answer(ctx)
+        except Exception:
+            log.exception("failed handling %s %s", inv.kind, inv.name if inv.kind != "text" else "")
+            return Reply(
+                "Sorry, something went wrong on my side. Nothing was changed; please try again.",
+                private=True,
+                # The message may have held a key (a setkey argument or a prompted answer).
+                delete_user_message=_may_hold_key(inv),
+            )
+
+    async def _answer(self, ctx: Context) -> Reply:
+        inv = ctx.inv
         try:
             return await self._dispatch(ctx)
         except UserError as error:
@@ -92,12 +112,6 @@ class BotCore:
             )
         except PanelError as error:
             return Reply(f"The panel answered with an error: {error.message}", private=True)
-        except Exception:
-            log.exception("failed handling %s %s", inv.kind, inv.name if inv.kind != "text" else "")
-            return Reply(
-                "Sorry, something went wrong on my side. Nothing was changed; please try again.",
-                private=True,
-            )
 
     async def _dispatch(self, ctx: Context) -> Reply:
         inv = ctx.inv

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from bot.core.order_fields import PRICED_PER_PACKAGE, type_key
 from bot.panel.models import OrderStatus, Service
 
 BAR_WIDTH = 10
@@ -35,6 +36,11 @@ def progress(quantity: int | None, remains: int | None, status: OrderStatus) -> 
     return f"[{'█' * filled}{'░' * (BAR_WIDTH - filled)}] {round(share * 100)}%"
 
 
+def rate_unit(service: Service) -> str:
+    """What the rate is the price of: one package, or 1000 units."""
+    return "per package" if type_key(service.type) in PRICED_PER_PACKAGE else "per 1000"
+
+
 def yes_no(flag: bool) -> str:
     """A flag as a short word."""
     return "yes" if flag else "no"
@@ -52,7 +58,7 @@ def service_line(service: Service, currency: str = "") -> str:
     flag_text = f" · {', '.join(flags)}" if flags else ""
     return (
         f"#{service.service_id} {service.name}\n"
-        f"   {money(service.rate, currency)} per 1000 · {service.min}-{service.max} · "
+        f"   {money(service.rate, currency)} {rate_unit(service)} · {service.min}-{service.max} · "
         f"{service.type}{flag_text}"
     )
 
@@ -63,7 +69,7 @@ def service_details(service: Service, currency: str = "") -> str:
         f"#{service.service_id} {service.name}",
         f"Category: {service.category}",
         f"Type: {service.type}",
-        f"Rate: {money(service.rate, currency)} per 1000",
+        f"Rate: {money(service.rate, currency)} {rate_unit(service)}",
         f"Min-max: {service.min}-{service.max}",
         f"Refill: {yes_no(service.refill)} · Cancel: {yes_no(service.cancel)}",
     ]

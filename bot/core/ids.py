@@ -15,7 +15,12 @@ def parse_ids(text: str, what: str = "order", command: str = "status") -> list[s
     parts = [part.lstrip("#") for part in _SEPARATORS.split(text.strip()) if part]
     if not parts:
         raise UserError(f"Which {what}? Use /{command} 123, or several: /{command} 123,124")
-    bad = [part for part in parts if not part.isdigit() or len(part) > MAX_ID_LENGTH]
+    bad = [
+        part
+        for part in parts
+        # isascii: str.isdigit() also accepts digits like "²" that no panel knows.
+        if not (part.isascii() and part.isdigit()) or len(part) > MAX_ID_LENGTH
+    ]
     if bad:
         shown = ", ".join(repr(part[:20] + ("…" if len(part) > 20 else "")) for part in bad[:5])
         raise UserError(

@@ -209,7 +209,8 @@ def next_field(service: Service, answers: Answers) -> FieldSpec | None:
 
 def _whole_number(text: str, what: str) -> int:
     cleaned = text.strip().replace(" ", "").replace("_", "")
-    if not cleaned.isdigit() or len(cleaned) > 12:
+    # isascii: str.isdigit() also accepts digits like "²" that int() refuses.
+    if not (cleaned.isascii() and cleaned.isdigit()) or len(cleaned) > 12:
         raise InvalidAnswer(f"The {what} must be a whole number, like 1000.")
     return int(cleaned)
 

@@ -8,6 +8,7 @@ never in the URL: httpx logs request URLs, and our own log lines and exceptions 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -149,7 +150,8 @@ class PanelClient:
         result: dict[str, OrderState | ItemError] = {}
         for chunk in _chunks(request_ids(order_ids)):
             answer = await self._read(url, key, "status", {"orders": ",".join(chunk)}, len(chunk))
-            result.update(self._parse(url, "status", False, partial(parse_statuses, answer, chunk)))
+            parsed = self._parse(url, "status", False, partial(parse_statuses, answer, chunk))
+            result.update(_scrubbed(parsed, key))
         return result
 
     async def refill_status(self, url: str, key: str, refill_id: str) -> RefillState:
@@ -162,7 +164,7 @@ class PanelClient:
                 raise UnexpectedAnswer("the refill status answer has no status")
             return parse_refill_state(refill_id, answer["status"])
 
-        return self._parse(url, "refill_status", False, parse)
+        return _scrubbed(self._parse(url, "refill_status", False, parse), key)
 
     async def refill_statuses(
         self, url: str, key: str, refill_ids: Sequence[str]
@@ -173,11 +175,10 @@ class PanelClient:
             answer = await self._read(
                 url, key, "refill_status", {"refills": ",".join(chunk)}, len(chunk)
             )
-            result.update(
-                self._parse(
-                    url, "refill_status", False, partial(parse_refill_statuses, answer, chunk)
-                )
+            parsed = self._parse(
+                url, "refill_status", False, partial(parse_refill_statuses, answer, chunk)
             )
+            result.update(_scrubbed(parsed, key))
         return result
 
     # ---- writes (never retried) ------------------------------------------------------------
@@ -236,7 +237,8 @@ class PanelClient:
         for index, chunk in enumerate(chunks):
             try:
                 answer = await self._send(url, key, action, {"orders": ",".join(chunk)}, len(chunk))
-                done.extend(self._parse(url, action, True, partial(parse, answer, chunk)))
+                parsed = self._parse(url, action, True, partial(parse, answer, chunk))
+                done.extend(_scrubbed(parsed, key))
             except PanelError as error:
                 completed: list[RefillCreated | CancelResult] = list(done)
                 error.completed = completed
@@ -328,6 +330,19 @@ class PanelClient:
                 # The panel answered 200: a write was most likely done even if we cannot read it.
                 outcome_unknown=write,
             ) from None
+
+
+def _scrubbed(value: T, key: str) -> T:
+    """Per-id error texts with the key masked (a panel may echo the key in them)."""
+    if isinstance(value, dict):
+        return {name: _scrubbed(item, key) for name, item in value.items()}  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [_scrubbed(item, key) for item in value]  # type: ignore[return-value]
+    for name in ("message", "error"):
+        text = getattr(value, name, None)
+        if isinstance(text, str) and key and key in text:
+            return dataclasses.replace(value, **{name: mask_key(text, key)})  # type: ignore[type-var]
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,9 @@ def loads(text: str) -> Any:
 def _clean_number_text(value: str) -> str:
     # Thousands separators: "12,345.60000"; some panels also group with (non-breaking) spaces.
     text = re.sub(r"[\s\u00a0]+", "", value)
+    if text.lstrip("+-").startswith("0,") and _DECIMAL_COMMA.fullmatch(text):
+        # "0,900" cannot be a thousands group (no number starts with 0), so it is 0.9.
+        return text.replace(",", ".")
     if _THOUSANDS.fullmatch(text):
         return text.replace(",", "")
     if _DECIMAL_COMMA.fullmatch(text):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from bot.core.context import Context
@@ -34,7 +35,7 @@ async def alerts(ctx: Context, args: str) -> Reply:
     """Show or change the alert settings."""
     words = args.lower().split()
     user = ctx.user
-    threshold = Decimal(user.low_balance_threshold) if user.low_balance_threshold else None
+    threshold = user.low_balance_threshold
     enabled = bool(user.alerts_enabled)
     if not words:
         return Reply(alerts_text(enabled, threshold), private=True)
@@ -48,13 +49,18 @@ async def alerts(ctx: Context, args: str) -> Reply:
         if words[1] in ("off", "none", "0"):
             await users.set_low_balance_threshold(ctx.db, user.id, None)
             return Reply(alerts_text(enabled, None), private=True)
+        text = words[1]
+        # "1,5" is a decimal comma; "1,000" a thousands separator.
+        text = (
+            text.replace(",", ".") if re.fullmatch(r"\d+,\d{1,2}", text) else text.replace(",", "")
+        )
         try:
-            amount = Decimal(words[1].replace(",", ""))
+            amount = Decimal(text)
         except InvalidOperation:
             raise UserError(f"“{words[1][:20]}” is not an amount. {USAGE}") from None
         if not amount.is_finite() or amount <= 0 or amount > Decimal("1e12"):
             raise UserError(f"The threshold must be a positive amount. {USAGE}")
+        # Setting a threshold also re-arms the alert.
         await users.set_low_balance_threshold(ctx.db, user.id, amount)
-        await users.set_low_balance_alerted(ctx.db, user.id, False)
         return Reply(alerts_text(enabled, amount), private=True)
     raise UserError(USAGE)

@@ -292,6 +292,11 @@ async def apply_answer(ctx: Context, state: dict[str, object], text: str) -> Rep
             value = forms.validate(spec, text, service)
         except forms.InvalidAnswer as problem:
             return await step_reply(ctx, state, str(problem))
+    low = answers.get("min")
+    if spec.name == "max" and isinstance(value, int) and isinstance(low, int) and value < low:
+        return await step_reply(
+            ctx, state, f"The maximum cannot be less than the minimum ({low}); send it again."
+        )
     answers[spec.name] = value
     state["answers"] = answers
     if forms.next_field(service, answers) is None:

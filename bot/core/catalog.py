@@ -94,12 +94,6 @@ class CatalogCache:
                 self._catalogs[cache_key] = catalog
             return catalog
 
-    def put(self, panel_url: str, credential_id: int, services: list[Service]) -> Catalog:
-        """Store a catalogue fetched elsewhere (benchmarks, warm-up)."""
-        catalog = Catalog(services, self._clock())
-        self._catalogs[(panel_url, credential_id)] = catalog
-        return catalog
-
     def forget(self, credential_id: int) -> None:
         """Drop a credential's catalogue (its key changed or was removed)."""
         for cache_key in [item for item in self._catalogs if item[1] == credential_id]:

@@ -342,11 +342,6 @@ def describe_answer(spec: FieldSpec, value: object) -> str:
     return str(value)
 
 
-def spec_named(service: Service, name: str) -> FieldSpec | None:
-    """The field of this service's form with this name."""
-    return next((spec for spec in fields_for(service) if spec.name == name), None)
-
-
 def order_cost(service: Service, answers: Answers) -> Decimal | None:
     """The expected charge: rate x quantity / 1000 (x runs for drip-feed); a package's rate."""
     key = type_key(service.type)

@@ -7,7 +7,7 @@ a `Sender` that each adapter implements.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 Platform = Literal["telegram", "discord", "console"]
@@ -140,11 +140,3 @@ class Choice:
 
     label: str
     value: str
-
-
-@dataclass(slots=True)
-class Conversation:
-    """Per-user state the core keeps between invocations (stored in SQLite as JSON)."""
-
-    step: str = ""
-    data: dict[str, object] = field(default_factory=dict)

@@ -30,6 +30,7 @@ def alerts_text(enabled: bool, threshold: Decimal | None) -> str:
     "alerts",
     "status alerts on/off, low-balance threshold",
     CommandOption("setting", "on, off, or balance <amount>"),
+    private_only=True,
 )
 async def alerts(ctx: Context, args: str) -> Reply:
     """Show or change the alert settings."""

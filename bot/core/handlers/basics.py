@@ -63,9 +63,7 @@ async def abort(ctx: Context, args: str) -> Reply:
     await ctx.clear_conversation()
     if waiting is None:
         return Reply("Nothing to abort: I was not waiting for anything.", private=True)
-    return Reply(
-        "Aborted. Nothing was ordered or changed.", private=True, edit=ctx.inv.kind == "action"
-    )
+    return Reply("Aborted. Nothing was ordered or changed.", private=True)
 
 
 @registry.command("balance", "your panel balance", private_only=True)

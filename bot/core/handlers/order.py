@@ -30,9 +30,27 @@ DELAY_BUTTONS = ("0", "30", "60", "120", "360", "600")
 SEARCH_RESULTS_SHOWN = 6
 
 
-def new_form_id() -> str:
-    """A fresh id for an order form, so a slow step can tell that a newer form replaced it."""
-    return random_tokens.token_urlsafe(6)
+def new_form(
+    ctx: Context,
+    active: ActiveKey,
+    service: Service | None = None,
+    answers: dict[str, object] | None = None,
+) -> dict[str, object]:
+    """A fresh order form in this chat, for this key (and service, once picked).
+
+    Its random `form` id lets a slow step tell that a newer form replaced it meanwhile.
+    """
+    state: dict[str, object] = {
+        "kind": "wizard",
+        "form": random_tokens.token_urlsafe(6),
+        "chat": ctx.inv.chat_id,
+        "panel_url": active.panel_url,
+        "credential_id": active.credential.id,
+        "answers": answers or {},
+    }
+    if service is not None:
+        state["service"] = service_to_state(service)
+    return state
 
 
 def service_to_state(service: Service) -> dict[str, object]:
@@ -149,15 +167,7 @@ async def step_reply(ctx: Context, state: dict[str, object], problem: str = "") 
 
 async def start_wizard(ctx: Context, service: Service, active: ActiveKey) -> Reply:
     """Open a fresh order form for `service`."""
-    state: dict[str, object] = {
-        "kind": "wizard",
-        "form": new_form_id(),
-        "chat": ctx.inv.chat_id,
-        "service": service_to_state(service),
-        "panel_url": active.panel_url,
-        "credential_id": active.credential.id,
-        "answers": {},
-    }
+    state = new_form(ctx, active, service)
     await ctx.save_conversation(state)
     return await step_reply(ctx, state)
 
@@ -174,16 +184,7 @@ async def order(ctx: Context, args: str) -> Reply:
     active = await ctx.active_key()
     parts = args.split()
     if not parts:
-        await ctx.save_conversation(
-            {
-                "kind": "wizard",
-                "form": new_form_id(),
-                "chat": ctx.inv.chat_id,
-                "panel_url": active.panel_url,
-                "credential_id": active.credential.id,
-                "answers": {},
-            }
-        )
+        await ctx.save_conversation(new_form(ctx, active))
         return Reply(
             "Which service? Send its id (e.g. 12) or words to search (e.g. instagram likes). "
             "Or browse with /services and press Order.",
@@ -220,15 +221,7 @@ async def _one_line(ctx: Context, service: Service, rest: list[str], active: Act
             answers[spec.name] = forms.validate(spec, text, service)
         except forms.InvalidAnswer as problem:
             raise UserError(str(problem)) from None
-    state: dict[str, object] = {
-        "kind": "wizard",
-        "form": new_form_id(),
-        "chat": ctx.inv.chat_id,
-        "service": service_to_state(service),
-        "panel_url": active.panel_url,
-        "credential_id": active.credential.id,
-        "answers": answers,
-    }
+    state = new_form(ctx, active, service, answers)
     return await confirmation_reply(ctx, state)
 
 

@@ -186,6 +186,7 @@ async def orders_reply(ctx: Context, page: int, active_only: bool) -> Reply:
     "orders",
     "your orders, newest first",
     CommandOption("filter", "all or active", kind="choice", choices=("all", "active")),
+    private_only=True,
 )
 async def orders_command(ctx: Context, args: str) -> Reply:
     """List the user's orders; `/orders active` shows only the unfinished ones."""

@@ -5,6 +5,7 @@ Named `telegram_messenger` (as errbot does) so it never shadows the `telegram` l
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dtm
 import logging
 from typing import Any
@@ -21,7 +22,6 @@ from telegram import (
 from telegram.constants import ChatType, UpdateType
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     ContextTypes,
@@ -29,14 +29,23 @@ from telegram.ext import (
     filters,
 )
 
+from adapters.telegram_app.callbacks import CALLBACK_ANSWER_SECONDS, CallbackAnswer
 from adapters.telegram_app.delivery import (
     delete_message,
     delivery_error,
     edit_part,
     send_parts,
 )
-from adapters.telegram_app.incoming import UserQueue, parse_command
-from adapters.telegram_app.render import callback_notice, deep_link, is_empty, render_reply
+from adapters.telegram_app.flood import NO_RETRY, FloodLimiter
+from adapters.telegram_app.incoming import UserQueue, parse_command, replies_to
+from adapters.telegram_app.polling import PollingWatch
+from adapters.telegram_app.render import (
+    callback_notice,
+    deep_link,
+    is_empty,
+    render_alert,
+    render_reply,
+)
 from bot.core.app import BotCore
 from bot.core.seam import (
     DeliveryError,
@@ -59,8 +68,11 @@ Context = ContextTypes.DEFAULT_TYPE
 POLL_TIMEOUT = dtm.timedelta(seconds=30)
 # Updates handled at once (each user's own updates still go one at a time, in order).
 CONCURRENT_UPDATES = 32
-# Times a request is retried after a 429 (waiting the retry_after Telegram asks for).
+# Times an interactive request is retried after a 429 (waiting the retry_after Telegram asks for);
+# alerts are sent once and hand a 429 back to the outbox.
 FLOOD_RETRIES = 3
+# How long getUpdates may answer nothing but Conflict before the adapter gives up.
+CONFLICT_FATAL_SECONDS = 120.0
 ALLOWED_UPDATES = [UpdateType.MESSAGE, UpdateType.CALLBACK_QUERY]
 KEY_NOT_DELETED_PRIVATE = (
     "⚠ I could not delete your message with the key. Please delete it yourself."
@@ -80,7 +92,14 @@ class TelegramAdapter:
 
     platform: Platform = "telegram"
 
-    def __init__(self, core: BotCore, settings: Settings) -> None:
+    def __init__(
+        self,
+        core: BotCore,
+        settings: Settings,
+        *,
+        answer_within: float = CALLBACK_ANSWER_SECONDS,
+        conflict_grace: float = CONFLICT_FATAL_SECONDS,
+    ) -> None:
         if settings.telegram_bot_token is None:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         self.core = core
@@ -88,6 +107,12 @@ class TelegramAdapter:
         self._base_url = settings.telegram_api_base_url
         secrets.add(self._token.get_secret_value())
         self._app: TelegramApp | None = None
+        self._answer_within = answer_within
+        self._conflict_grace = conflict_grace
+        # Set when polling can never work again (token revoked, another poller): the process
+        # should stop so that its supervisor restarts it. `failure` says why.
+        self.failed = asyncio.Event()
+        self.failure = ""
         self._queue = UserQueue()
         # (chat, user) pairs the bot just asked for a secret: their next text is deleted at once.
         self._secret_prompts: set[tuple[int, int]] = set()
@@ -117,11 +142,16 @@ class TelegramAdapter:
             return
         # Bot API URLs carry the token and PTB's debug lines carry whole updates (keys in them).
         clamp_library_loggers()
+        self.failed.clear()
+        self.failure = ""
         app: TelegramApp = (
             Application.builder()
             .token(self._token.get_secret_value())
             .base_url(self._base_url)
-            .rate_limiter(AIORateLimiter(max_retries=FLOOD_RETRIES))
+            .rate_limiter(FloodLimiter(max_retries=FLOOD_RETRIES))
+            .get_updates_request(
+                PollingWatch(self._polling_died, conflict_grace=self._conflict_grace)
+            )
             .concurrent_updates(CONCURRENT_UPDATES)
             .build()
         )
@@ -154,10 +184,21 @@ class TelegramAdapter:
         if app is not None:
             await self._shut(app)
 
+    def _polling_died(self, reason: str) -> None:
+        if self._app is None or self.failed.is_set():
+            return  # stopping (the last getUpdates of a stop), or already reported
+        log.debug("Telegram: polling cannot go on: %s", reason)
+        self.failure = reason
+        self.failed.set()
+
     @staticmethod
     async def _shut(app: TelegramApp) -> None:
         if app.updater is not None and app.updater.running:
-            await app.updater.stop()
+            try:
+                await app.updater.stop()
+            except TelegramError as error:
+                # The polling task ended on this error (a rejected token); stop the rest anyway.
+                log.debug("Telegram: polling had ended: %s", secrets.scrub(error.message))
         if app.running:
             await app.stop()
         await app.shutdown()
@@ -195,7 +236,7 @@ class TelegramAdapter:
                 # The deep link of an "open a private chat" button: run what was asked there.
                 name, args = args, ""
             kind, invocation_text = "command", args
-        elif private or _replies_to(message, bot.id):
+        elif private or replies_to(message, bot.id):
             name, kind, invocation_text = "", "text", text
         else:
             return None  # group chatter
@@ -248,39 +289,49 @@ class TelegramAdapter:
         query = update.callback_query
         if query is None:
             return
+        # Started before waiting for the user's turn: the answer's deadline runs from now.
+        answer = CallbackAnswer(query, self._answer_within)
+        try:
+            if not query.data:
+                return  # not one of ours (a game button); answered below
+            await self._press(context, query.data, query, answer)
+        finally:
+            await answer.close()
+
+    async def _press(
+        self, context: Context, data: str, query: CallbackQuery, answer: CallbackAnswer
+    ) -> None:
+        """Run a button's action and show the reply (answering the query as soon as it can)."""
         message = query.message
         chat = message.chat if message is not None else None
         user_id = query.from_user.id
         chat_id = chat.id if chat is not None else user_id
-        answered = False
-        try:
-            if not query.data:
-                return  # not one of ours (a game button); answered below
-            inv = Invocation(
-                platform="telegram",
-                user_id=str(user_id),
-                chat_id=str(chat_id),
-                is_private=chat is None or chat.type == ChatType.PRIVATE,
-                kind="action",
-                name=query.data,
-                display_name=query.from_user.full_name,
+        inv = Invocation(
+            platform="telegram",
+            user_id=str(user_id),
+            chat_id=str(chat_id),
+            is_private=chat is None or chat.type == ChatType.PRIVATE,
+            kind="action",
+            name=data,
+            display_name=query.from_user.full_name,
+        )
+        async with self._queue.turn(inv.user_id):
+            log.debug(
+                "Telegram user %s in chat %s: button %s", user_id, chat_id, data.split(":", 1)[0]
             )
-            async with self._queue.turn(inv.user_id):
-                prefix = query.data.split(":", 1)[0]
-                log.debug("Telegram user %s in chat %s: button %s", user_id, chat_id, prefix)
-                reply = await self.core.handle(inv)
-                # Answer first: the client shows a spinner until the query is answered.
-                # https://core.telegram.org/bots/api#answercallbackquery
-                answered = True
-                await _answer(query, callback_notice(reply), alert=reply.alert)
-                if reply.alert:
-                    return  # a refusal changes nothing
-                self._note_prompt(chat_id, user_id, reply)
-                editable = message if isinstance(message, Message) and reply.edit else None
-                await self._deliver(context, chat_id, inv, reply, edit=editable)
-        finally:
-            if not answered:
-                await _answer(query, "", alert=False)
+            reply = await self.core.handle(inv)
+            # The client shows a spinner until the query is answered.
+            # https://core.telegram.org/bots/api#answercallbackquery
+            in_time = await answer.reply(callback_notice(reply), alert=reply.alert)
+            if reply.alert:
+                # A refusal changes nothing. Its popup is gone if a placeholder answered; say it
+                # in a private chat, but do not post one user's refusal into a group.
+                if in_time or not inv.is_private:
+                    return
+                reply = Reply(reply.text, private=True)
+            self._note_prompt(chat_id, user_id, reply)
+            editable = message if isinstance(message, Message) and reply.edit else None
+            await self._deliver(context, chat_id, inv, reply, edit=editable)
 
     def _note_prompt(self, chat_id: int, user_id: int, reply: Reply) -> None:
         if reply.prompt is not None and reply.prompt.secret:
@@ -338,26 +389,11 @@ class TelegramAdapter:
             chat_id = int(target)
         except ValueError:
             raise RecipientUnreachable("not a Telegram chat id") from None
-        parts = render_reply(reply)
-        if not parts:
+        part = render_alert(reply)
+        if part is None:
             return
         try:
-            await send_parts(bot, chat_id, parts)
+            # Sent once: on a 429 the outbox waits retry_after while other alerts go on.
+            await send_parts(bot, chat_id, [part], rate_limit_args=NO_RETRY)
         except TelegramError as error:
             raise delivery_error(error) from error
-
-
-def _replies_to(message: Message, bot_id: int) -> bool:
-    """Whether a group message answers one of the bot's messages (how groups answer prompts)."""
-    original = message.reply_to_message
-    author = original.from_user if original is not None else None
-    return author is not None and author.id == bot_id
-
-
-async def _answer(query: CallbackQuery, text: str, *, alert: bool) -> None:
-    """Answer a callback query; a late or repeated answer is logged, not raised."""
-    try:
-        await query.answer(text, show_alert=alert)
-    except TelegramError as error:
-        # A slow panel can outlast the query's life; the reply is still delivered below.
-        log.info("Telegram: answering a button press failed: %s", error.message)

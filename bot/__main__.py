@@ -63,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.log_safety import configure_logging
 
     configure_logging(settings.log_level)
+    from bot.launch import PlatformFailed
     from bot.runtime import StartupError
 
     try:
@@ -70,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartupError as error:
         print(error, file=sys.stderr)
         return 2
+    except PlatformFailed:
+        # run_platforms has logged the one line that says why.
+        return 1
     except KeyboardInterrupt:
         return 130
 

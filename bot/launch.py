@@ -27,6 +27,10 @@ class PlatformAdapter(Sender, Protocol):
     """A chat platform front end: started and stopped by the entry point, also a Sender."""
 
     platform: Platform
+    # Set by the adapter when it can never serve again on its own (a revoked token, a gateway
+    # that refuses the bot); `failure` says why, without secrets.
+    failed: asyncio.Event
+    failure: str
 
     async def start(self) -> None:
         """Connect and begin serving updates."""
@@ -108,8 +112,29 @@ def _platform_adapters(runtime: Runtime) -> list[PlatformAdapter]:
     return adapters
 
 
+class PlatformFailed(Exception):
+    """A chat platform stopped serving for good.
+
+    `python -m bot` then exits with status 1, so its supervisor (systemd, Docker, Heroku) restarts
+    it, instead of leaving a process that looks alive but serves nothing.
+    """
+
+    def __init__(self, platform: Platform, reason: str) -> None:
+        super().__init__(f"{platform}: {reason}")
+        self.platform = platform
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.platform}: {self.reason}"
+
+
 async def run_platforms(settings: Settings, stop: asyncio.Event) -> None:
-    """Run every configured chat platform in this event loop until `stop` is set."""
+    """Run every configured chat platform in this event loop until `stop` is set.
+
+    When a platform stops serving for good on its own, everything is stopped cleanly and
+    PlatformFailed (exit status 1) is raised.
+    """
+    failed: PlatformAdapter | None = None
     async with build_runtime(settings) as runtime:
         adapters = _platform_adapters(runtime)
         senders: dict[str, Sender] = {adapter.platform: adapter for adapter in adapters}
@@ -119,5 +144,29 @@ async def run_platforms(settings: Settings, stop: asyncio.Event) -> None:
                 stack.push_async_callback(adapter.stop)
                 log.info("%s adapter started", adapter.platform)
             await stack.enter_async_context(AlertService(runtime, senders).running())
-            await stop.wait()
-            log.info("stopping")
+            failed = await _stop_or_failure(stop, adapters)
+            if failed is None:
+                log.info("stopping")
+            else:
+                log.error(
+                    "%s stopped serving for good: %s. Exiting with status 1 so that a supervisor "
+                    "restarts the bot.",
+                    failed.platform,
+                    failed.failure,
+                )
+    if failed is not None:
+        raise PlatformFailed(failed.platform, failed.failure)
+
+
+async def _stop_or_failure(
+    stop: asyncio.Event, adapters: list[PlatformAdapter]
+) -> PlatformAdapter | None:
+    """Wait for `stop` (then None) or for an adapter failing for good (then that adapter)."""
+    waits = [asyncio.ensure_future(stop.wait())]
+    waits += [asyncio.ensure_future(adapter.failed.wait()) for adapter in adapters]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+    return next((adapter for adapter in adapters if adapter.failed.is_set()), None)

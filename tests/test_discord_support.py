@@ -137,10 +137,15 @@ class Rig:
 
 @asynccontextmanager
 async def discord_rig(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, two_panels: bool = False
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    two_panels: bool = False,
+    **adapter_options: Any,
 ) -> AsyncIterator[Rig]:
     """A started simulator, FakeDiscord, core and adapter; all stopped afterwards. With
-    `two_panels`, the simulator is also allowed under a second address (localhost)."""
+    `two_panels`, the simulator is also allowed under a second address (localhost);
+    `adapter_options` go to DiscordAdapter (e.g. a shorter `stop_grace`)."""
     # The adapter points discord.py's process-wide addresses at the fake: restore them after.
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
     monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", DiscordWebSocket.DEFAULT_GATEWAY)
@@ -158,7 +163,7 @@ async def discord_rig(
                 panel_allowed_urls=second,
             )
             async with running_core(settings) as runtime:
-                adapter = DiscordAdapter(runtime.core, settings)
+                adapter = DiscordAdapter(runtime.core, settings, **adapter_options)
                 await adapter.start()
                 rig = Rig(fake, sim, settings, runtime, adapter, [adapter])
                 try:

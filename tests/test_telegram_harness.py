@@ -21,6 +21,7 @@ from bot.core.app import BotCore
 from bot.panel.simulator import PanelSimulator
 from bot.runtime import Runtime
 from tests.fakes.telegram_server import ApiCall, FakeTelegram
+from tests.fakes.telegram_state import CALLBACK_EXPIRY_SECONDS
 from tests.support.corebot import DEMO_KEY, make_settings, new_simulator, running_core
 
 # Shaped like a real token, so the log redaction's token pattern is exercised too.
@@ -149,12 +150,22 @@ class TelegramWorld:
 
 
 @asynccontextmanager
-async def telegram_world(tmp_path: Path, **overrides: object) -> AsyncIterator[TelegramWorld]:
-    """Simulator, fake Telegram, core and adapter, started the way `bot.launch` starts them."""
+async def telegram_world(
+    tmp_path: Path,
+    *,
+    adapter_options: dict[str, Any] | None = None,
+    callback_expiry: float = CALLBACK_EXPIRY_SECONDS,
+    **overrides: object,
+) -> AsyncIterator[TelegramWorld]:
+    """Simulator, fake Telegram, core and adapter, started the way `bot.launch` starts them.
+
+    `adapter_options` go to TelegramAdapter (e.g. a shorter `answer_within`); `callback_expiry` is
+    how long the fake lets a callback query wait for its answer.
+    """
     sim = new_simulator()
     await sim.start()
     try:
-        async with FakeTelegram(TOKEN, BOT_USERNAME) as tg:
+        async with FakeTelegram(TOKEN, BOT_USERNAME, callback_expiry=callback_expiry) as tg:
             settings = make_settings(
                 tmp_path,
                 sim.url,
@@ -163,7 +174,7 @@ async def telegram_world(tmp_path: Path, **overrides: object) -> AsyncIterator[T
                 **overrides,
             )
             async with running_core(settings) as runtime:
-                adapter = TelegramAdapter(runtime.core, settings)
+                adapter = TelegramAdapter(runtime.core, settings, **(adapter_options or {}))
                 await adapter.start()
                 try:
                     yield TelegramWorld(tg, sim, runtime, adapter)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -73,7 +74,15 @@ async def test_sender_pushes_alerts_and_reports_unreachable_users(tmp_path: Path
         with pytest.raises(DeliveryError) as caught:
             await adapter.send(Recipient("telegram", str(ALICE)), Reply("news"))
         assert not isinstance(caught.value, RecipientUnreachable)
-        tg.fail_next("sendMessage", "retry_after", retry_after=1)
+        # A flood wait is handed to the outbox at once, not slept through inside the send.
+        tg.fail_next("sendMessage", "retry_after", retry_after=7)
+        mark = world.mark()
+        with pytest.raises(DeliveryError) as flooded:
+            async with asyncio.timeout(3):
+                await adapter.send(Recipient("telegram", str(ALICE)), Reply("news"))
+        assert flooded.value.retry_after == 7
+        assert not isinstance(flooded.value, RecipientUnreachable)
+        assert [c.status for c in tg.calls[mark:] if c.method == "sendMessage"] == [429]
         await adapter.send(Recipient("telegram", str(ALICE)), Reply("after the wait"))
         assert tg.last_bot_message(ALICE)["text"] == "after the wait"  # type: ignore[index]
         await adapter.stop()
@@ -96,7 +105,7 @@ async def test_service_names_render_exactly(tmp_path: Path) -> None:
         assert any("&lt;Royalty&gt; &amp; Chart" in c.params["text"] for c in sent)
 
 
-async def test_long_reply_is_split_with_buttons_on_the_last_part(tmp_path: Path) -> None:
+async def test_long_replies_are_split_and_long_alerts_cut(tmp_path: Path) -> None:
     async with telegram_world(tmp_path) as world:
         await set_key(world)
         service = world.sim.catalogue.first_of_type("Default")
@@ -117,14 +126,17 @@ async def test_long_reply_is_split_with_buttons_on_the_last_part(tmp_path: Path)
         assert [f"Order #{i}\n" in joined for i in ids] == [True] * 60
         assert joined.count("Order #") == 60
 
-        # A long reply with buttons: only the last part carries them.
+        # A pushed alert is never split (the outbox would resend part 1 if part 2 failed): too
+        # long a text is cut with an ellipsis, and the buttons stay.
         reply = Reply("line\n" * 1500, buttons=((Button("OK", "fn:1001"),),))
         mark = world.mark()
         await world.adapter.send(Recipient("telegram", str(ALICE)), reply)
-        pushed = [c for c in world.tg.calls[mark:] if c.method == "sendMessage"]
-        assert len(pushed) == 2
-        assert "reply_markup" not in pushed[0].params
-        assert pushed[1].params["reply_markup"]["inline_keyboard"][0][0]["text"] == "OK"
+        [pushed] = [c for c in world.tg.calls[mark:] if c.method == "sendMessage"]
+        assert pushed.status == 200
+        assert pushed.params["reply_markup"]["inline_keyboard"][0][0]["text"] == "OK"
+        shown = world.tg.last_bot_message(ALICE)
+        assert shown is not None and shown["text"].startswith("line\nline\n")
+        assert shown["text"].endswith("line…") and len(shown["text"]) <= 4096
 
 
 async def test_no_token_or_key_in_any_log_record(

@@ -16,8 +16,10 @@ from adapters.telegram_app.render import (
     callback_notice,
     deep_link,
     escape,
+    render_alert,
     render_reply,
     split_text,
+    truncate,
     utf16_len,
 )
 from bot.core.seam import Button, DeliveryError, Prompt, RecipientUnreachable, Reply
@@ -96,6 +98,24 @@ def test_render_empty_and_buttons_only_and_oversized_data() -> None:
     (dropped,) = render_reply(Reply("t", buttons=((Button("Big", "x" * 65), Button("ok", "o:1")),)))
     assert dropped.markup is not None
     assert [b.text for b in dropped.markup.inline_keyboard[0]] == ["ok"]
+
+
+def test_alerts_are_one_message_cut_with_an_ellipsis() -> None:
+    assert truncate("  short  ") == "short"
+    assert truncate("a" * MESSAGE_LIMIT) == "a" * MESSAGE_LIMIT
+    cut = truncate("word " * 1000)
+    assert utf16_len(cut) <= MESSAGE_LIMIT and cut.endswith("word…")
+    # Counted in UTF-16 units: an emoji takes two, and is never cut in half.
+    emoji = truncate("😀" * MESSAGE_LIMIT)
+    assert emoji == "😀" * (MESSAGE_LIMIT // 2 - 1) + "…"
+    assert utf16_len(emoji) == MESSAGE_LIMIT - 1
+
+    part = render_alert(Reply("<b> & " * 2000, buttons=((Button("OK", "fn:1"),),)))
+    assert part is not None and part.markup is not None
+    assert part.html.startswith("&lt;b&gt; &amp; ") and part.html.endswith("…")
+    assert render_alert(Reply("  ")) is None
+    buttons_only = render_alert(Reply("", buttons=((Button("OK", "fn:1"),),)))
+    assert buttons_only is not None and buttons_only.html == "Choose:"
 
 
 def test_deep_link_payload_is_checked() -> None:

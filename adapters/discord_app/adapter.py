@@ -15,7 +15,7 @@ from discord.gateway import DiscordWebSocket
 from adapters.discord_app.commands import sync_commands
 from adapters.discord_app.forms import prompt_button
 from adapters.discord_app.interactions import PLATFORM, InteractionRouter
-from adapters.discord_app.render import NO_MENTIONS, plan_reply
+from adapters.discord_app.render import NO_MENTIONS, plan_alert
 from bot.core.app import BotCore
 from bot.core.seam import DeliveryError, Platform, Recipient, RecipientUnreachable, Reply
 from bot.log_safety import clamp_library_loggers, secrets
@@ -29,6 +29,20 @@ STOP_GRACE_SECONDS = 10.0
 CLOSE_TIMEOUT_SECONDS = 5.0
 # The bot asks for no intents, so no GUILD_CREATE follows READY: waiting for them is pointless.
 GUILD_READY_TIMEOUT_SECONDS = 0.1
+# A 429 asking to wait longer than this raises RateLimited (a DeliveryError for alerts, which the
+# outbox retries later) instead of being slept through inside the request. 30 s is the smallest
+# value discord.py 2.7 accepts (it raises lower ones to 30); shorter waits are still slept.
+RATE_LIMIT_WAIT_SECONDS = 30.0
+# Gateway close codes after which discord.py gives up for good.
+# https://discord.com/developers/docs/topics/opcodes-and-status-codes#gateway-gateway-close-event-codes
+_FATAL_CLOSE_CODES = {
+    4004: "authentication failed: the bot token is wrong or was reset",
+    4010: "invalid shard",
+    4011: "sharding required",
+    4012: "invalid API version",
+    4013: "invalid intents",
+    4014: "disallowed intents: enable them in the developer portal or stop asking for them",
+}
 
 
 def point_library_at(settings: Settings) -> None:
@@ -73,6 +87,7 @@ class _Client(discord.Client):
             intents=discord.Intents.none(),
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=GUILD_READY_TIMEOUT_SECONDS,
+            max_ratelimit_timeout=RATE_LIMIT_WAIT_SECONDS,
         )
         self.adapter = adapter
 
@@ -109,6 +124,12 @@ class DiscordAdapter:
         self._in_flight: set[asyncio.Task[object]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        # After the stop grace: interactions still arriving are left unanswered.
+        self._refusing = False
+        # Set when the gateway connection ended for good on its own (a reset token, refused
+        # intents): the process should stop so that its supervisor restarts it. `failure` says why.
+        self.failed = asyncio.Event()
+        self.failure = ""
 
     def __repr__(self) -> str:
         return f"<DiscordAdapter api={self.settings.discord_api_base_url!r}>"
@@ -124,6 +145,9 @@ class DiscordAdapter:
         clamp_library_loggers()
         point_library_at(self.settings)
         self.ready.clear()
+        self.failed.clear()
+        self.failure = ""
+        self._refusing = False
         client = _Client(self)
         self._client = client
         try:
@@ -165,20 +189,46 @@ class DiscordAdapter:
         raise TimeoutError(f"Discord was not READY within {self._ready_timeout:.0f} s")
 
     def _gateway_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self._client is None or self._client.is_closed():
-            return
-        error = task.exception()
-        if error is not None:
-            log.error("the Discord gateway connection ended: %r", error)
+        if task is not self._gateway:
+            return  # closed by stop()
+        # discord.py reconnects by itself after network trouble; its connect() only returns or
+        # raises when Discord refused the bot for good.
+        self.failure = _why_gateway_ended(task)
+        log.debug("Discord: the gateway connection ended: %s", self.failure)
+        self.failed.set()
 
     async def stop(self) -> None:
-        """Let interactions in flight finish (briefly), then close the connection."""
+        """Let interactions in flight finish (briefly), cancel the rest, close the connection."""
         if self._client is None:
             return
-        await self.drain(self._stop_grace)
+        if not await self.drain(self._stop_grace):
+            await self._cancel_in_flight()
         await self._close_client()
         await self.router.close()
         log.info("Discord adapter stopped")
+
+    async def _cancel_in_flight(self) -> None:
+        # They must not outlive the adapter: after stop() the runtime closes the database and the
+        # panel client they use.
+        self._refusing = True
+        tasks = list(self._in_flight)
+        if not tasks:
+            return  # the last one finished just as the grace ran out
+        log.warning(
+            "Discord: cancelling %d interaction(s) still running after %.0f s",
+            len(tasks),
+            self._stop_grace,
+        )
+        for task in tasks:
+            task.cancel()
+        _, stuck = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_SECONDS)
+        if stuck:
+            log.error("Discord: %d interaction(s) did not stop when cancelled", len(stuck))
+
+    @property
+    def in_flight(self) -> int:
+        """Interactions being answered right now."""
+        return len(self._in_flight)
 
     async def _close_client(self) -> None:
         client, gateway = self._client, self._gateway
@@ -193,6 +243,9 @@ class DiscordAdapter:
     # ----- interactions --------------------------------------------------------------------------
     async def serve(self, interaction: discord.Interaction) -> None:
         """Answer one interaction, counted as in flight until its answer is sent."""
+        if self._refusing:
+            log.debug("Discord: stopping; interaction %s left unanswered", interaction.id)
+            return
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
@@ -227,19 +280,16 @@ class DiscordAdapter:
         if not recipient.user_id.isdigit():
             raise RecipientUnreachable("not a Discord user id")
         button = prompt_button(reply.prompt) if reply.prompt is not None else None
-        messages = plan_reply(reply, button, None)
-        if not messages:
+        message = plan_alert(reply, button)
+        if message is None:
             return
         try:
             channel = await client.create_dm(discord.Object(int(recipient.user_id)))
-            for message in messages:
-                view = message.view()
-                if view is None:
-                    await channel.send(message.content, allowed_mentions=NO_MENTIONS)
-                else:
-                    await channel.send(
-                        message.content or None, view=view, allowed_mentions=NO_MENTIONS
-                    )
+            view = message.view()
+            if view is None:
+                await channel.send(message.content, allowed_mentions=NO_MENTIONS)
+            else:
+                await channel.send(message.content or None, view=view, allowed_mentions=NO_MENTIONS)
         except discord.Forbidden as error:
             # 50007: the user closed DMs from server members, blocked the bot, or left every
             # server it shares with the bot. Retrying cannot help.
@@ -251,10 +301,29 @@ class DiscordAdapter:
                 f"Discord does not know this user (code {error.code})"
             ) from error
         except discord.RateLimited as error:
-            raise DeliveryError("Discord rate limit", retry_after=error.retry_after) from error
+            # Only waits over RATE_LIMIT_WAIT_SECONDS get here; the outbox retries after it.
+            raise DeliveryError(
+                f"Discord rate limit: retry in {error.retry_after:g} s",
+                retry_after=error.retry_after,
+            ) from error
         except discord.HTTPException as error:
             raise DeliveryError(
                 f"Discord refused the DM (HTTP {error.status}, code {error.code})"
             ) from error
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise DeliveryError(f"Discord could not be reached ({type(error).__name__})") from error
+
+
+def _why_gateway_ended(task: asyncio.Task[None]) -> str:
+    """Why the gateway task ended, for the log line that ends the process (never the token)."""
+    if task.cancelled():
+        return "the gateway connection was cancelled"
+    error = task.exception()
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        return f"Discord closed the gateway with code 4014 ({_FATAL_CLOSE_CODES[4014]})"
+    if isinstance(error, discord.ConnectionClosed):
+        meaning = _FATAL_CLOSE_CODES.get(error.code, "it cannot be resumed")
+        return f"Discord closed the gateway with code {error.code} ({meaning})"
+    if error is not None:
+        return secrets.scrub(f"the gateway connection failed ({type(error).__name__}: {error})")
+    return "the gateway connection ended"

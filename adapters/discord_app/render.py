@@ -139,6 +139,35 @@ def plan_messages(text: str, rows: Rows) -> list[OutMessage]:
     return messages
 
 
+def truncate(text: str, limit: int = MAX_CONTENT) -> str:
+    """Escaped `text` cut to at most `limit` characters, ending in an ellipsis when anything was
+    cut (at a space if one is near the end, never inside an escape)."""
+    if len(text) <= limit:
+        return text
+    return text[: _cut_point(text, limit - 1)].rstrip() + "…"
+
+
+def plan_alert(reply: Reply, prompt_button: Button | None) -> OutMessage | None:
+    """`reply` as exactly one message, for pushed alerts; None when there is nothing to send.
+
+    An alert is never split: if part 2 failed after part 1 was accepted, the outbox would send the
+    whole alert again and part 1 twice. Too long a text is cut with an ellipsis instead, and
+    buttons beyond one message's 5 rows are left out.
+    """
+    rows = fit_rows(with_extras(reply, prompt_button, None))
+    if len(rows) > MAX_ROWS:
+        log.warning("an alert has %d rows of buttons; only %d fit", len(rows), MAX_ROWS)
+        rows = rows[:MAX_ROWS]
+    text = reply.text.strip()
+    escaped = escape(text) if text else ""
+    content = truncate(escaped)
+    if content != escaped:
+        log.warning("an alert of %d characters was cut to fit one message", len(text))
+    if not content and not rows:
+        return None
+    return OutMessage(content, _as_rows(rows))
+
+
 def _as_rows(rows: list[list[Button]]) -> Rows:
     return tuple(tuple(row) for row in rows)
 
@@ -177,8 +206,10 @@ __all__ = [
     "build_view",
     "escape",
     "fit_rows",
+    "plan_alert",
     "plan_messages",
     "plan_reply",
     "split_text",
+    "truncate",
     "with_extras",
 ]

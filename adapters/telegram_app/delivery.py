@@ -6,16 +6,21 @@ import datetime as dtm
 import logging
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
-from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters
+from telegram import LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
 from adapters.telegram_app.render import OutgoingPart
 from bot.core.seam import DeliveryError, RecipientUnreachable
 
 log = logging.getLogger(__name__)
+
+# The Application's bot: an ExtBot, whose methods take `rate_limit_args`.
+Bot = ExtBot[Any]
 
 # Replies carry panel URLs and order links; a preview card of those is noise.
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -54,7 +59,9 @@ def delivery_error(error: TelegramError) -> DeliveryError:
     return DeliveryError(f"Telegram did not deliver the message: {error.message}")
 
 
-async def _send(bot: Bot, chat_id: int, part: OutgoingPart, reply_to: int | None) -> Message:
+async def _send(
+    bot: Bot, chat_id: int, part: OutgoingPart, reply_to: int | None, rate_limit_args: int | None
+) -> Message:
     return await bot.send_message(
         chat_id,
         part.html,
@@ -64,23 +71,32 @@ async def _send(bot: Bot, chat_id: int, part: OutgoingPart, reply_to: int | None
         reply_parameters=(
             ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
         ),
+        rate_limit_args=rate_limit_args,
     )
 
 
 async def send_parts(
-    bot: Bot, chat_id: int, parts: Sequence[OutgoingPart], *, reply_to: int | None = None
+    bot: Bot,
+    chat_id: int,
+    parts: Sequence[OutgoingPart],
+    *,
+    reply_to: int | None = None,
+    rate_limit_args: int | None = None,
 ) -> list[Message]:
-    """Send the parts in order; the first one quotes `reply_to` when given."""
+    """Send the parts in order; the first one quotes `reply_to` when given.
+
+    `rate_limit_args` goes to the rate limiter (flood.NO_RETRY: a 429 is raised, not waited out).
+    """
     sent: list[Message] = []
     for index, part in enumerate(parts):
         quote = reply_to if index == 0 else None
         try:
-            sent.append(await _send(bot, chat_id, part, quote))
+            sent.append(await _send(bot, chat_id, part, quote, rate_limit_args))
         except BadRequest as error:
             # The quoted message may be gone (deleted by its author); the answer still matters.
             if quote is None or not _says(error, "replied not found", "reply message not found"):
                 raise
-            sent.append(await _send(bot, chat_id, part, None))
+            sent.append(await _send(bot, chat_id, part, None, rate_limit_args))
     return sent
 
 

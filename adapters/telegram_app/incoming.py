@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from telegram import Message
+
 # https://core.telegram.org/bots/features#commands: `/name` or `/name@botusername`, then arguments.
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+|$)(.*)", re.DOTALL)
 
@@ -30,6 +32,13 @@ def parse_command(text: str, bot_username: str) -> CommandText | None:
     name, target, args = match.groups()
     addressed = None if target is None else target.lower() == bot_username.lower()
     return CommandText(name.lower(), args.strip(), addressed)
+
+
+def replies_to(message: Message, bot_id: int) -> bool:
+    """Whether a group message answers one of the bot's messages (how groups answer prompts)."""
+    original = message.reply_to_message
+    author = original.from_user if original is not None else None
+    return author is not None and author.id == bot_id
 
 
 class UserQueue:

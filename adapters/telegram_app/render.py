@@ -147,6 +147,32 @@ def render_reply(
     return parts
 
 
+def truncate(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` cut to at most `limit` UTF-16 units, ending in an ellipsis when anything was cut."""
+    text = text.strip()
+    if utf16_len(text) <= limit:
+        return text
+    return text[: _fitting_prefix(text, limit - 1)].rstrip() + "…"
+
+
+def render_alert(reply: Reply) -> OutgoingPart | None:
+    """`reply` as exactly one message, for pushed alerts; None when there is nothing to send.
+
+    An alert is never split: if part 2 failed after part 1 was accepted, the outbox would send the
+    whole alert again and part 1 twice. Too long a text is cut with an ellipsis instead.
+    """
+    markup = keyboard(reply.buttons)
+    text = reply.text.strip()
+    if not text:
+        if markup is None:
+            return None
+        text = BUTTONS_ONLY_TEXT
+    fitted = truncate(text)
+    if fitted != text:
+        log.warning("an alert of %d characters was cut to fit one message", len(text))
+    return OutgoingPart(escape(fitted), markup)
+
+
 def callback_notice(reply: Reply) -> str:
     """The text of the callback answer: the notice, or for a refusal popup the whole reason."""
     notice = reply.notice or (reply.text if reply.alert else "")

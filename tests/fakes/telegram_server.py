@@ -17,13 +17,20 @@ from aiohttp import web
 
 from tests.fakes.telegram_markup import utf16_len
 from tests.fakes.telegram_rules import NOT_MODIFIED, BotApiError, bad_request
-from tests.fakes.telegram_state import ApiCall, BotApiState, without_reply
+from tests.fakes.telegram_state import (
+    CALLBACK_EXPIRY_SECONDS,
+    ApiCall,
+    BotApiState,
+    without_reply,
+)
 
 __all__ = ["ApiCall", "FailureKind", "FakeTelegram"]
 
 log = logging.getLogger(__name__)
 
-FailureKind = Literal["not_modified", "blocked", "retry_after", "bad_request", "chat_not_found"]
+FailureKind = Literal[
+    "not_modified", "blocked", "retry_after", "bad_request", "chat_not_found", "conflict"
+]
 
 # Values PTB sends as plain strings; every other form field is JSON-encoded (ints, bools, objects).
 _STRING_PARAMS = frozenset(
@@ -43,8 +50,11 @@ class FakeTelegram(BotApiState):
         bot_username: str = "smm_test_bot",
         *,
         long_poll_cap: float = 1.0,
+        callback_expiry: float = CALLBACK_EXPIRY_SECONDS,
     ) -> None:
-        super().__init__(token, bot_username, long_poll_cap=long_poll_cap)
+        super().__init__(
+            token, bot_username, long_poll_cap=long_poll_cap, callback_expiry=callback_expiry
+        )
         self.url = ""
         self.unauthorized_requests = 0
         self._next_callback_id = 4_200_000_000_000_001
@@ -240,7 +250,7 @@ class FakeTelegram(BotApiState):
             "chat_instance": str(abs(message["chat"]["id"]) * 7 + 3),
             "data": data,
         }
-        self._open_callbacks.add(query_id)
+        self._open_callbacks[query_id] = time.monotonic()
         self._push_update({"callback_query": query})
         return query_id
 
@@ -263,6 +273,10 @@ class FakeTelegram(BotApiState):
             raise ValueError(f"unknown failure kind {kind!r}")
         queue = self._failures.setdefault(name, [])
         queue.extend(_injected_error(name, kind, retry_after, description) for _ in range(times))
+
+    def revoke_token(self) -> None:
+        """The owner revokes the token (BotFather /revoke): every call with it answers 401."""
+        self.token = f"{self.bot_id}:revoked-{time.monotonic_ns()}"
 
     def block_user(self, chat_id: int) -> None:
         """The user blocks the bot: sendMessage/sendChatAction to the chat answer 403."""
@@ -348,6 +362,17 @@ def _injected_error(
     if kind == "not_modified":
         return BotApiError(
             400, _prefixed("Bad Request: ", description) if description else NOT_MODIFIED
+        )
+    if kind == "conflict":
+        # What getUpdates answers while another process polls with the same token.
+        return BotApiError(
+            409,
+            _prefixed(
+                "Conflict: ",
+                description
+                or "terminated by other getUpdates request; make sure that only one bot "
+                "instance is running",
+            ),
         )
     if kind == "chat_not_found":
         return BotApiError(400, _prefixed("Bad Request: ", description or "chat not found"))

@@ -37,6 +37,9 @@ _CHAT_ACTIONS = frozenset(
 )
 _BLOCKED = "Forbidden: bot was blocked by the user"
 _QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
+# Real Telegram refuses to answer a callback query after about 15 s; the fake's default is lower so
+# that a late answer shows up in tests, which may lower it further.
+CALLBACK_EXPIRY_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,21 @@ class ApiCall:
 class BotApiState:
     """What a Telegram bot sees through the Bot API, and the handlers of the methods it calls."""
 
-    def __init__(self, token: str, bot_username: str, *, long_poll_cap: float) -> None:
+    def __init__(
+        self,
+        token: str,
+        bot_username: str,
+        *,
+        long_poll_cap: float,
+        callback_expiry: float = CALLBACK_EXPIRY_SECONDS,
+    ) -> None:
         self.token = token
         self.bot_username = bot_username
         head = token.split(":", 1)[0]
         self.bot_id = int(head) if head.isdigit() else 123456
         self.long_poll_cap = long_poll_cap
+        # Seconds (wall time) after which answerCallbackQuery says the query is too old.
+        self.callback_expiry = callback_expiry
         self.calls: list[ApiCall] = []
         self.messages: dict[int, dict[int, dict[str, Any]]] = {}
         self.user_messages: dict[int, dict[int, dict[str, Any]]] = {}
@@ -69,7 +81,8 @@ class BotApiState:
         self._next_message_ids: dict[int, int] = {}
         self._chats: dict[int, dict[str, Any]] = {}
         self._users: dict[int, dict[str, Any]] = {}
-        self._open_callbacks: set[str] = set()
+        # Callback queries not answered yet -> when they were made (time.monotonic()).
+        self._open_callbacks: dict[str, float] = {}
         self._blocked: set[int] = set()
         self._allowed_updates: frozenset[str] = _DEFAULT_ALLOWED
         self._update_event = asyncio.Event()
@@ -254,11 +267,15 @@ class BotApiState:
 
     def _answer_callback_query(self, params: dict[str, Any]) -> bool:
         query_id = str(params.get("callback_query_id", ""))
-        if query_id not in self._open_callbacks:
+        made = self._open_callbacks.get(query_id)
+        if made is None:
+            raise bad_request(_QUERY_TOO_OLD)
+        if time.monotonic() - made > self.callback_expiry:
+            del self._open_callbacks[query_id]  # expired for good, as on Telegram
             raise bad_request(_QUERY_TOO_OLD)
         if len(str(params.get("text") or "")) > MAX_CALLBACK_ANSWER_LENGTH:
             raise bad_request("MESSAGE_TOO_LONG")
-        self._open_callbacks.discard(query_id)
+        del self._open_callbacks[query_id]
         self.answered_callbacks[query_id] = params
         return True
 

@@ -7,7 +7,8 @@ One aiosqlite connection is shared by every task of the bot, so a transaction is
 an asyncio lock: without it, a statement from another task would silently join (and could be
 rolled back with) a transaction that is not its own. Writes outside a transaction take the same
 lock (`write_lock`). Reads take no lock; a read made while another task's transaction is open on
-the same connection sees that transaction's uncommitted rows.
+the same connection sees that transaction's uncommitted rows. A read that must not act on rows
+that may still roll back (delivering alerts) uses `fetch_all_committed`, which takes the lock.
 """
 
 from __future__ import annotations
@@ -148,6 +149,14 @@ async def fetch_all(
     """Every row of a query."""
     async with db.execute(sql, params) as cursor:
         return list(await cursor.fetchall())
+
+
+async def fetch_all_committed(
+    db: aiosqlite.Connection, sql: str, params: tuple[object, ...] = ()
+) -> list[Any]:
+    """Every row of a query, read under the write lock: no other task's open transaction shows."""
+    async with write_lock(db):
+        return await fetch_all(db, sql, params)
 
 
 def split_script(script: str) -> list[str]:

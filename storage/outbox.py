@@ -13,7 +13,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage.database import execute_write
+from storage.database import execute_write, fetch_all_committed
 
 _COLUMNS = (
     "id, user_id, platform, chat_id, payload, dedupe_key, created_at, attempts, next_attempt_at, "
@@ -69,43 +69,67 @@ async def enqueue(
 
 
 async def due_messages(db: aiosqlite.Connection, now: float, limit: int = 100) -> list[OutboxRow]:
-    """Undelivered, not given-up messages whose next attempt is due, oldest first."""
-    async with db.execute(
+    """Undelivered, not given-up, committed messages whose next attempt is due, oldest first."""
+    # Under the write lock: on the shared connection an unlocked read would also see the rows of
+    # another task's open transaction, which may still roll back after the alert went out.
+    rows = await fetch_all_committed(
+        db,
         f"SELECT {_COLUMNS} FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ? "
         "AND failed_at IS NULL ORDER BY next_attempt_at, id LIMIT ?",
         (now, limit),
-    ) as cursor:
-        rows = await cursor.fetchall()
+    )
     return [_message(row) for row in rows]
 
 
-async def mark_delivered(db: aiosqlite.Connection, message_id: int, delivered_at: float) -> None:
-    """The platform accepted the message."""
-    await execute_write(
+# `id` is reused once its row is deleted (a user turning alerts off, a pruned row), so a caller
+# holding an OutboxRow passes its dedupe_key too: a late update then never touches a newer message
+# that got the same id.
+_THIS_ROW = "id = ? AND (? IS NULL OR dedupe_key = ?)"
+
+
+async def mark_delivered(
+    db: aiosqlite.Connection,
+    message_id: int,
+    delivered_at: float,
+    *,
+    dedupe_key: str | None = None,
+) -> bool:
+    """The platform accepted the message; False if no such (undelivered) row exists any more."""
+    changed = await execute_write(
         db,
-        "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 WHERE id = ?",
-        (delivered_at, message_id),
+        "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1 "
+        f"WHERE {_THIS_ROW} AND delivered_at IS NULL",
+        (delivered_at, message_id, dedupe_key, dedupe_key),
     )
+    return changed == 1
 
 
 async def mark_retry(
-    db: aiosqlite.Connection, message_id: int, *, error: str, next_attempt_at: float
+    db: aiosqlite.Connection,
+    message_id: int,
+    *,
+    error: str,
+    next_attempt_at: float,
+    dedupe_key: str | None = None,
 ) -> None:
     """Sending failed for now (rate limit, network); try again at `next_attempt_at`."""
     await execute_write(
         db,
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
-        "WHERE id = ?",
-        (error, next_attempt_at, message_id),
+        f"WHERE {_THIS_ROW}",
+        (error, next_attempt_at, message_id, dedupe_key, dedupe_key),
     )
 
 
-async def mark_failed(db: aiosqlite.Connection, message_id: int, error: str) -> None:
+async def mark_failed(
+    db: aiosqlite.Connection, message_id: int, error: str, *, dedupe_key: str | None = None
+) -> None:
     """Give up on the message (the user blocked the bot, the chat is gone)."""
     await execute_write(
         db,
-        "UPDATE outbox SET attempts = attempts + 1, last_error = ?, failed_at = ? WHERE id = ?",
-        (error, time.time(), message_id),
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?, failed_at = ? "
+        f"WHERE {_THIS_ROW}",
+        (error, time.time(), message_id, dedupe_key, dedupe_key),
     )
 
 

@@ -4,12 +4,13 @@ with one warning per outage, keeps polling other hosts, and resumes when the pan
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.alerts.hosts import HOST_BACKOFF_BASE
+from bot.alerts.hosts import HOST_BACKOFF_BASE, PER_HOST, HostPool, PanelJob
 from bot.panel.simulator import PanelSimulator
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -90,9 +91,8 @@ async def test_a_rate_limiting_panel_is_left_alone_for_its_retry_after(
     other_sim.reset_counters()
     clock.advance(POLL)
     stats = await service.poll_once()
-    # The lean batch read gets a 429 and hands the batch to PanelClient, whose answer (a 429 with a
-    # Retry-After longer than it waits) pauses the host: two requests, then nothing.
-    assert sim.request_count == 2
+    # The lean batch read gets a 429, which pauses the host at once: one request, then nothing.
+    assert sim.request_count == 1
     assert (stats.failed_requests, stats.orders_checked) == (1, 2)
     assert other_sim.action_counts["status"] == 1
     assert len(outage_warnings(caplog)) == 1
@@ -104,7 +104,7 @@ async def test_a_rate_limiting_panel_is_left_alone_for_its_retry_after(
         clock.advance(POLL)
         stats = await service.poll_once()
         assert stats.skipped_requests == 1
-    assert sim.request_count == 2
+    assert sim.request_count == 1
     assert other_sim.action_counts["status"] == 3
     assert await service.deliver_once() == 1
     assert sender.sent[0][0].user_id == "1002"
@@ -132,16 +132,18 @@ async def test_a_failing_panel_gets_one_warning_per_outage_and_longer_pauses(
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.alerts")
     service = new_service({"telegram": RecordingSender()})
-    await follow(runtime, sim, "1001", DEMO_KEY, 150)  # two batches on the failing host
+    await follow(runtime, sim, "1001", DEMO_KEY, 350)  # four batches on the failing host
     await follow(runtime, other_sim, "1002", OTHER_PANEL_KEY, 1)
-    # A WAF answering block pages: not retried by the client, so each probe is one request.
+    # A WAF answering block pages: no single answer says "the whole host", but the third failure
+    # in a row does. Each probe is one request.
     sim.quirks.html_page = 403
     sim.quirks.only_actions = ["status"]
     sim.reset_counters()
 
     stats = await service.poll_once()
-    assert stats.failed_requests >= 1
+    assert stats.failed_requests == 4
     assert stats.orders_checked == 1  # the other panel's order
+    assert len(outage_warnings(caplog)) == 1
     first_requests = sim.request_count
 
     # Still failing at each probe: one warning for the whole outage, pauses growing.
@@ -157,13 +159,108 @@ async def test_a_failing_panel_gets_one_warning_per_outage_and_longer_pauses(
         pauses.append(waited)
     assert pauses[0] >= HOST_BACKOFF_BASE
     assert pauses[0] < pauses[1] < pauses[2]
-    # One probe per pause (a lean read and PanelClient's look at the page), not the backlog.
-    assert sim.request_count - first_requests == 3 * 2
+    # One probe per pause, not the backlog.
+    assert sim.request_count - first_requests == 3
     assert len(outage_warnings(caplog)) == 1
 
     sim.quirks.reset()
     clock.advance(3600)
     stats = await service.poll_once()
     assert stats.failed_requests == 0
-    assert stats.orders_checked == 151
-    assert stats.requests == 3
+    assert stats.orders_checked == 351
+    assert stats.requests == 5
+
+
+@pytest.mark.parametrize(
+    ("fault", "host_wide"),
+    [({"rate_limit_next": 10_000, "retry_after": 1}, True), ({"server_error_next": 10_000}, False)],
+    ids=["429 with Retry-After 1", "500"],
+)
+async def test_a_failing_host_gets_one_request_per_batch_and_probe_and_no_retries(
+    sim: PanelSimulator,
+    other_sim: PanelSimulator,
+    runtime: Runtime,
+    clock: FakeClock,
+    new_service: ServiceFactory,
+    fault: dict[str, object],
+    host_wide: bool,
+) -> None:
+    service = new_service({"telegram": RecordingSender()})
+    await follow(runtime, sim, "1001", DEMO_KEY, 450)  # five batches on the failing host
+    await follow(runtime, other_sim, "1002", OTHER_PANEL_KEY, 1)
+    sim.quirks.update(fault)
+    sim.reset_counters()
+
+    stats = await service.poll_once()
+    # Every batch sent was asked once: no fallback, no retry, no sleep holding a slot.
+    batches = [fields["orders"] for _, fields in sim.request_log]
+    assert len(set(batches)) == len(batches)
+    assert (stats.failed_requests, stats.skipped_requests) == (len(batches), 5 - len(batches))
+    if host_wide:
+        # A 429 pauses the host at once: only the batches already in flight went out.
+        assert len(batches) == PER_HOST
+    assert other_sim.action_counts["status"] == 1
+
+    for cycle in range(3):
+        # Each cycle one request probes the host; it fails, and the pause grows (30, 60, 120 s).
+        # The other host is polled in every cycle meanwhile.
+        before = sim.request_count
+        clock.advance(POLL)
+        stats = await service.poll_once()
+        assert sim.request_count == before + 1
+        assert (stats.failed_requests, stats.skipped_requests) == (1, 4)
+        assert other_sim.action_counts["status"] == 2 + cycle
+    # Now paused for longer than a cycle: nothing at all is sent to it.
+    before = sim.request_count
+    clock.advance(POLL)
+    stats = await service.poll_once()
+    assert sim.request_count == before
+    assert (stats.failed_requests, stats.skipped_requests) == (0, 5)
+
+
+async def test_one_failed_batch_does_not_pause_a_host_shared_by_many_users(
+    sim: PanelSimulator,
+    runtime: Runtime,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    new_service: ServiceFactory,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.alerts")
+    service = new_service({"telegram": RecordingSender()})
+    # The default panel: one host, one batch for each of six users.
+    for index in range(6):
+        key = f"sim-key-user-{index:04d}"
+        sim.add_key(key, balance="100")
+        await follow(runtime, sim, str(2000 + index), key, 2)
+    sim.quirks.update({"server_error_next": 1})
+    sim.reset_counters()
+
+    stats = await service.poll_once()
+    assert sim.request_count == 6
+    assert (stats.failed_requests, stats.skipped_requests, stats.orders_checked) == (1, 0, 10)
+    assert outage_warnings(caplog) == []
+    # The failed batch is simply still due: the next cycle checks it.
+    clock.advance(POLL)
+    stats = await service.poll_once()
+    assert (stats.failed_requests, stats.skipped_requests, stats.orders_checked) == (0, 0, 12)
+
+
+async def test_each_cycle_starts_a_hosts_jobs_at_another_place(clock: FakeClock) -> None:
+    # A host that pauses mid-cycle must not leave the same keys unchecked every cycle.
+    pool = HostPool(clock, per_host=1, rng=random.Random(7))
+    order: list[int] = []
+
+    def job(index: int) -> PanelJob:
+        async def run() -> bool:
+            order.append(index)
+            return True
+
+        return PanelJob("http://panel.test/api/v2", run)
+
+    firsts = set()
+    for _ in range(10):
+        order.clear()
+        assert (await pool.run([job(index) for index in range(8)])).done == 8
+        assert order == [(order[0] + step) % 8 for step in range(8)]
+        firsts.add(order[0])
+    assert len(firsts) >= 4

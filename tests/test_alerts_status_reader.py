@@ -1,5 +1,5 @@
 """The poller's lean batch read: the same answers and errors as PanelClient.statuses, one request
-for a clean answer, PanelClient's judgement for anything else."""
+for a clean answer or a failing panel, PanelClient's judgement for a 200 it cannot read."""
 
 from __future__ import annotations
 
@@ -63,6 +63,9 @@ QUIRKS: list[dict[str, Any]] = [
     {"malformed_json": True},
     {"rate_limit_next": 5, "retry_after": 120},
     {"server_error_next": 5},
+    {"errors_http_status": 403},
+    {"errors_http_status": 503},
+    {"html_page": 503},
 ]
 
 
@@ -95,7 +98,7 @@ async def test_a_clean_answer_takes_one_request(sim: PanelSimulator, reader: Sta
     assert result[ids[1]].remains == 7  # type: ignore[union-attr]
 
 
-async def test_anything_else_is_asked_again_through_panel_client(
+async def test_an_unreadable_200_is_asked_again_through_panel_client(
     sim: PanelSimulator, reader: StatusReader
 ) -> None:
     ids = some_orders(sim)
@@ -104,6 +107,34 @@ async def test_anything_else_is_asked_again_through_panel_client(
         await reader.statuses(sim.url, "sim-key-unknown-77", ids)
     assert sim.request_count == 2
     assert reader.fallbacks == 1
+
+
+@pytest.mark.parametrize(
+    ("quirks", "reason", "status_code", "retry_after"),
+    [
+        ({"rate_limit_next": 5, "retry_after": 1}, "rate_limited", 429, 1.0),
+        ({"rate_limit_next": 5}, "rate_limited", 429, None),
+        ({"server_error_next": 5}, "server_error", 500, None),
+        ({"html_page": 403}, "html", 403, None),
+    ],
+)
+async def test_a_failing_panel_is_asked_once_and_its_retry_after_reported(
+    sim: PanelSimulator,
+    reader: StatusReader,
+    quirks: dict[str, Any],
+    reason: str,
+    status_code: int,
+    retry_after: float | None,
+) -> None:
+    ids = some_orders(sim)
+    sim.quirks.update(quirks)
+    sim.reset_counters()
+    with pytest.raises(PanelUnavailable) as caught:
+        await reader.statuses(sim.url, DEMO_KEY, ids)
+    assert (caught.value.reason, caught.value.status_code) == (reason, status_code)
+    assert caught.value.retry_after == retry_after
+    assert sim.request_count == 1
+    assert reader.fallbacks == 0
 
 
 async def test_a_panel_that_does_not_answer_in_time_is_not_asked_twice(

@@ -158,14 +158,12 @@ async def test_dm_alerts_and_closed_dms(rig: Rig) -> None:
         buttons=((Button("↻ Refresh", "sr:5001:7"), Button("Panel", url="https://x.test/")),),
     )
     await adapter.send(Recipient("discord", str(USER)), alert)
-    sent = rig.fake.dms[USER]
-    # The long line is cut between words; the buttons come under the last piece.
-    assert len(sent) == 3 and all(len(message["content"]) <= 2000 for message in sent)
-    assert sent[0]["content"] == "Order #7 is \\*Completed\\* \\<@1>"
-    assert "".join(message["content"] for message in sent[1:]).split() == ["details"] * 400
-    assert [len(message["components"]) for message in sent] == [0, 0, 1]
-    assert len(sent[2]["components"][0]["components"]) == 2
-    assert not sent[0]["flags"] & EPHEMERAL
+    [sent] = rig.fake.dms[USER]
+    # An alert is one DM (never split): the long text is cut with an ellipsis, buttons under it.
+    assert sent["content"].startswith("Order #7 is \\*Completed\\* \\<@1>\ndetails details")
+    assert sent["content"].endswith("details…") and len(sent["content"]) <= 2000
+    assert len(sent["components"]) == 1 and len(sent["components"][0]["components"]) == 2
+    assert not sent["flags"] & EPHEMERAL
 
     rig.fake.dm_closed.add(USER)
     with pytest.raises(RecipientUnreachable):
@@ -191,26 +189,26 @@ async def test_alert_service_delivers_by_dm_and_stops_when_dms_close(rig: Rig) -
 
     now = [time.time()]
     rig.runtime.core.res.clock = lambda: now[0]
-    service = AlertService(rig.runtime, {"discord": rig.adapter})
-    await set_key(rig)
-    first, _ = await track_order(rig)
+    async with AlertService(rig.runtime, {"discord": rig.adapter}) as service:
+        await set_key(rig)
+        first, _ = await track_order(rig)
 
-    rig.sim.set_order(first, status="Completed")
-    now[0] += rig.settings.status_poll_seconds + 1
-    assert (await service.poll_once()).alerts_queued == 1
-    assert await service.deliver_once() == 1
-    [dm] = rig.fake.dms[USER]
-    assert f"#{first}" in dm["content"] and "Completed" in dm["content"]
+        rig.sim.set_order(first, status="Completed")
+        now[0] += rig.settings.status_poll_seconds + 1
+        assert (await service.poll_once()).alerts_queued == 1
+        assert await service.deliver_once() == 1
+        [dm] = rig.fake.dms[USER]
+        assert f"#{first}" in dm["content"] and "Completed" in dm["content"]
 
-    second, _ = await track_order(rig)
-    rig.fake.dm_closed.add(USER)
-    rig.sim.set_order(second, status="Completed")
-    now[0] += rig.settings.status_poll_seconds + 1
-    assert (await service.poll_once()).alerts_queued == 1
-    assert await service.deliver_once() == 0
-    user = await users.get_user(rig.runtime.db, "discord", str(USER))
-    assert user is not None and not user.alerts_enabled
-    assert len(rig.fake.dms[USER]) == 1
+        second, _ = await track_order(rig)
+        rig.fake.dm_closed.add(USER)
+        rig.sim.set_order(second, status="Completed")
+        now[0] += rig.settings.status_poll_seconds + 1
+        assert (await service.poll_once()).alerts_queued == 1
+        assert await service.deliver_once() == 0
+        user = await users.get_user(rig.runtime.db, "discord", str(USER))
+        assert user is not None and not user.alerts_enabled
+        assert len(rig.fake.dms[USER]) == 1
 
 
 async def test_start_fails_clearly_on_a_bad_token_or_no_gateway(

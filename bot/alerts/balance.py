@@ -16,7 +16,7 @@ from bot.alerts.hosts import HostPool, PanelJob
 from bot.alerts.keys import KeyRing
 from bot.alerts.messages import low_balance_alert, reply_to_payload
 from bot.panel.client import PanelClient
-from bot.panel.errors import InvalidApiKey, PanelError, PanelUnavailable
+from bot.panel.errors import InvalidApiKey, PanelError, PanelUnavailable, mask_key
 from storage import outbox, users
 from storage.database import transaction
 from storage.outbox import NewMessage
@@ -87,8 +87,13 @@ class LowBalanceWatcher:
                 self.alerts_queued += 1
                 self._on_alerts()
         except PanelError as error:
-            # A panel refusing `balance` is asked again in an hour, not every cycle.
-            log.warning("Balance of user %d could not be read: %s", watch.credential.user_id, error)
+            # A panel refusing `balance` is asked again in an hour, not every cycle. Its text is
+            # masked again before logging, in case the panel echoes the key some other way.
+            log.warning(
+                "Balance of user %d could not be read: %s",
+                watch.credential.user_id,
+                mask_key(str(error), key),
+            )
             await users.record_balance_check(
                 self._db,
                 watch.credential.user_id,

@@ -2,15 +2,20 @@
 backoff of a host that is down or rate-limiting.
 
 Panels publish no rate limits and many share hosting, so one host never gets more than a few
-requests at a time. When a host fails (no answer, 5xx, 429, a WAF page) the poller stops sending
-it anything for a while (at least its Retry-After), logs one warning for the whole outage, and lets
-one request probe it when the pause is over; other hosts are not held up meanwhile.
+requests at a time. When a host as a whole fails, the poller stops sending it anything for a while
+(at least its Retry-After), logs one warning for the whole outage, and lets one request probe it
+when the pause is over; other hosts are not held up meanwhile. One host often serves every user of
+the bot (the default panel), so one failed request (one user's batch) does not pause it: only a
+host-wide signal does (429 or a rate-limit text, 503, connection failures or timeouts of two
+requests in a row, or three failed requests in a row). Each cycle starts a host's jobs at a random
+place, so a pause that cuts a cycle short does not leave the same users unchecked every time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +32,12 @@ HOST_BACKOFF_BASE = 30.0
 HOST_BACKOFF_MAX = 15 * 60.0
 # A Retry-After is honoured up to this long; a panel asking for more gets this.
 MAX_RETRY_AFTER = 3600.0
+# Statuses by which a panel says it is overloaded as a whole: its host pauses at once.
+HOST_WIDE_STATUS = frozenset({429, 503})
+# Otherwise a host pauses after this many requests in a row could not connect or timed out (one is
+# a hiccup), or after this many failed in a row for any reason (one can be one user's batch).
+CONNECT_FAILURES_TO_PAUSE = 2
+FAILURES_TO_PAUSE = 3
 
 
 def host_of(panel_url: str) -> str:
@@ -73,6 +84,10 @@ class HostState:
     outage_since: float | None = None
     # Bumped on every trip: a request that started before the latest trip says nothing new.
     generation: int = 0
+    # Failed requests in a row since the last success or trip: all of them, and those that
+    # could not connect or timed out.
+    failed_in_row: int = 0
+    unreachable_in_row: int = 0
 
 
 class HostPool:
@@ -86,8 +101,10 @@ class HostPool:
         overall: int = OVERALL,
         base_backoff: float = HOST_BACKOFF_BASE,
         max_backoff: float = HOST_BACKOFF_MAX,
+        rng: random.Random | None = None,
     ) -> None:
         self._clock = clock
+        self._rng = rng or random.Random()
         self._per_host = max(1, per_host)
         self._overall = asyncio.Semaphore(max(1, overall))
         self._base = base_backoff
@@ -107,10 +124,15 @@ class HostPool:
         return self._clock() < self.state(panel_url).down_until
 
     async def run(self, jobs: Sequence[PanelJob]) -> RunTally:
-        """Run every job (at most `per_host` at once per host, `overall` in all)."""
+        """Run every job (at most `per_host` at once per host, `overall` in all), each host's
+        queue started at a random place."""
         queues: dict[str, deque[PanelJob]] = {}
         for job in jobs:
             queues.setdefault(self.state(job.panel_url).host, deque()).append(job)
+        for queue in queues.values():
+            # Rotated, not shuffled: neighbouring jobs hold neighbouring rows, and writing them
+            # together keeps SQLite's page cache warm.
+            queue.rotate(self._rng.randrange(len(queue)))
         tally = RunTally()
         workers = [
             self._worker(self._hosts[host], queue, tally)
@@ -146,7 +168,7 @@ class HostPool:
         except PanelUnavailable as error:
             tally.failed += 1
             if generation == state.generation:
-                self._trip(state, error)
+                self._failed(state, error)
         except Exception:
             # Jobs handle their own errors; this is a bug, and it must not stop the cycle.
             tally.failed += 1
@@ -156,13 +178,37 @@ class HostPool:
                 tally.skipped += 1
                 return
             tally.done += 1
+            state.failed_in_row = state.unreachable_in_row = 0
             if state.outage_since is not None and generation == state.generation:
                 self._recover(state)
+
+    def _failed(self, state: HostState, error: PanelUnavailable) -> None:
+        state.failed_in_row += 1
+        unreachable = error.reason in ("timeout", "connection")
+        state.unreachable_in_row = state.unreachable_in_row + 1 if unreachable else 0
+        host_wide = (
+            state.outage_since is not None  # a probe failed: the outage goes on
+            or error.reason == "rate_limited"
+            or error.status_code in HOST_WIDE_STATUS
+            or state.unreachable_in_row >= CONNECT_FAILURES_TO_PAUSE
+            or state.failed_in_row >= FAILURES_TO_PAUSE
+        )
+        if host_wide:
+            self._trip(state, error)
+            return
+        # Its rows stay due and are asked again next cycle; the host goes on serving the others.
+        log.info(
+            "A request to panel %s failed (%s, HTTP %s); not pausing the host for it",
+            state.host,
+            error.reason,
+            error.status_code if error.status_code is not None else "-",
+        )
 
     def _trip(self, state: HostState, error: PanelUnavailable) -> None:
         now = self._clock()
         state.failures += 1
         state.generation += 1
+        state.failed_in_row = state.unreachable_in_row = 0
         delay = min(self._max, self._base * 2 ** (state.failures - 1))
         if error.retry_after is not None:
             delay = max(delay, min(error.retry_after, MAX_RETRY_AFTER))

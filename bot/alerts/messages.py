@@ -18,8 +18,10 @@ from bot.panel.models import Balance, OrderState, OrderStatus, RefillState, Refi
 from storage.orders import PollTarget
 from storage.refills import RefillRow
 
-# Telegram's message limit is 4096 characters; alerts stay far below it.
-MAX_TEXT = 4000
+# An alert is always ONE message on every platform, so a send can never be split into parts of
+# which only some arrive (and a retry repeats those). Discord takes 2000 characters after the
+# adapter's markdown escaping, which at worst doubles the text; Telegram takes 4096.
+MAX_TEXT = 1000
 _STYLES: dict[object, ButtonStyle] = {style: style for style in get_args(ButtonStyle)}
 REFILLABLE = (OrderStatus.COMPLETED, OrderStatus.PARTIAL)
 
@@ -30,7 +32,12 @@ def reply_to_payload(reply: Reply) -> dict[str, object]:
         [{"label": button.label, "action": button.action, "style": button.style} for button in row]
         for row in reply.buttons
     ]
-    return {"text": reply.text, "buttons": rows}
+    return {"text": fit_text(reply.text), "buttons": rows}
+
+
+def fit_text(text: str) -> str:
+    """The text cut to MAX_TEXT characters (with an ellipsis) so it fits one message anywhere."""
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
 def reply_from_payload(payload: Mapping[str, object]) -> Reply:
@@ -48,7 +55,7 @@ def reply_from_payload(payload: Mapping[str, object]) -> Reply:
                 row.append(Button(label, action, _STYLES.get(style, "secondary")))
         if row:
             rows.append(tuple(row))
-    return Reply(str(text or "")[:MAX_TEXT], buttons=tuple(rows), private=True)
+    return Reply(fit_text(str(text or "")), buttons=tuple(rows), private=True)
 
 
 def _status_name(raw: str, status: str) -> str:

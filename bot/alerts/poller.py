@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol, TypeVar
@@ -26,7 +26,7 @@ from bot.alerts.messages import order_alert, refill_alert, reply_to_payload
 from bot.alerts.schedule import next_check_at
 from bot.alerts.status_reader import StatusReader
 from bot.panel.client import MAX_IDS_PER_REQUEST, PanelClient
-from bot.panel.errors import InvalidApiKey, PanelRefused
+from bot.panel.errors import InvalidApiKey, PanelRefused, mask_key
 from bot.panel.models import ItemError, OrderState, OrderStatus, RefillState, RefillStatus
 from bot.panel.parsing import NO_ANSWER
 from storage import orders, refills
@@ -38,6 +38,8 @@ from storage.refills import PolledRefill, RefillRow, RefillStatusUpdate
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Polled = TypeVar("Polled", PollTarget, RefillRow)
+Answer = TypeVar("Answer", OrderState | ItemError, RefillState)
 
 
 class _Owned(Protocol):
@@ -46,6 +48,8 @@ class _Owned(Protocol):
 
 
 OwnedRow = TypeVar("OwnedRow", bound=_Owned)
+# A batched read: (panel URL, key, ids) -> the answer per id.
+Fetch = Callable[[str, str, list[str]], Awaitable[Mapping[str, Answer]]]
 
 # Results are written every this many rows: alerts flow during a long cycle, memory stays flat,
 # and no single transaction holds the shared connection's write lock for long.
@@ -109,6 +113,7 @@ class StatusPoller:
         for row in await refills.due_refills(self._db, now):
             if row.credential_id is not None:
                 refill_groups.setdefault(row.credential_id, []).append(row)
+        read_orders, read_refills = self._reader.statuses, self._panel.refill_statuses
         jobs: list[PanelJob] = []
         for credential_id in order_groups.keys() | refill_groups.keys():
             cred = creds.get(credential_id)
@@ -119,12 +124,19 @@ class StatusPoller:
                 continue
             own_orders = self._owned(cred, order_groups.get(credential_id, []))
             for chunk in _chunks(own_orders):
-                jobs.append(PanelJob(cred.panel_url, partial(self._check_orders, cred, key, chunk)))
+                ids = [target.panel_order_id for target in chunk]
+                check = partial(
+                    self._check_batch, cred, key, chunk, ids, read_orders, self._absorb_order
+                )
+                jobs.append(PanelJob(cred.panel_url, check))
             own_refills = self._owned(cred, refill_groups.get(credential_id, []))
             for batch in _chunks(own_refills):
-                jobs.append(
-                    PanelJob(cred.panel_url, partial(self._check_refills, cred, key, batch))
+                ids = [row.panel_refill_id for row in batch]
+                check = partial(
+                    self._check_batch, cred, key, batch, ids, read_refills, self._absorb_refill
                 )
+                jobs.append(PanelJob(cred.panel_url, check))
+        # HostPool runs them in random order, so no key is always last when a host pauses.
         return jobs
 
     @staticmethod
@@ -144,35 +156,46 @@ class StatusPoller:
         await self._flush(force=True)
         return self.tally
 
-    # --- orders ----------------------------------------------------------------------------
+    # --- one batch ---------------------------------------------------------------------------
 
-    async def _check_orders(
-        self, cred: PollCredential, key: str, chunk: Sequence[PollTarget]
+    async def _check_batch(
+        self,
+        cred: PollCredential,
+        key: str,
+        rows: Sequence[Polled],
+        ids: list[str],
+        fetch: Fetch[Answer],
+        absorb: Callable[[PollCredential, Polled, Answer | None], None],
     ) -> bool:
+        """Ask the panel about one batch (orders or refills) and absorb each row's answer."""
         if cred.id in self._rejected:
             return False
-        ids = [target.panel_order_id for target in chunk]
         try:
-            results: Mapping[str, OrderState | ItemError] = await self._reader.statuses(
-                cred.panel_url, key, ids
-            )
+            results = await fetch(cred.panel_url, key, ids)
         except InvalidApiKey:
             await self._reject(cred)
             return True
         except PanelRefused as error:
             # The whole batch refused ("Incorrect request"): count it as a quiet check, so these
-            # orders slow down instead of hammering a panel that will not answer for them.
+            # rows slow down instead of hammering a panel that will not answer for them. The
+            # text is the panel's own: masked again, in case it echoes the key some other way.
             log.warning(
-                "Panel %s refused a status batch of credential %d: %s",
+                "Panel %s refused a %s batch of credential %d: %s",
                 host_of(cred.panel_url),
+                error.action,
                 cred.id,
-                error.panel_text,
+                mask_key(error.panel_text, key),
             )
             results = {}
-        for target in chunk:
-            self._absorb_order(cred, target, results.get(target.panel_order_id))
+        for row, row_id in zip(rows, ids, strict=True):
+            absorb(cred, row, results.get(row_id))
         await self._flush()
         return True
+
+    def _next_check(self, quiet_checks: int, *, final: bool = False) -> float | None:
+        return None if final else next_check_at(self._now, self._poll, quiet_checks)
+
+    # --- orders ----------------------------------------------------------------------------
 
     def _absorb_order(
         self, cred: PollCredential, target: PollTarget, result: OrderState | ItemError | None
@@ -181,7 +204,6 @@ class StatusPoller:
         self.tally.orders_checked += 1
         if not isinstance(result, OrderState):
             # "Incorrect order ID" or no entry: keep what we know and look again later, slower.
-            quiet = target.unchanged_checks + 1
             update = OrderStatusUpdate(
                 order_row_id=target.id,
                 status=target.status,
@@ -192,7 +214,7 @@ class StatusPoller:
                 currency=None,
                 is_final=False,
                 checked_at=now,
-                next_check_at=next_check_at(now, self._poll, quiet),
+                next_check_at=self._next_check(target.unchanged_checks + 1),
                 changed=False,
             )
             self._polled_orders.append(PolledOrder(update, target.raw_status, target.remains))
@@ -215,7 +237,7 @@ class StatusPoller:
             currency=state.currency or None,
             is_final=final,
             checked_at=now,
-            next_check_at=None if final else next_check_at(now, self._poll, quiet),
+            next_check_at=self._next_check(quiet, final=final),
             changed=changed,
         )
         if not changed:
@@ -242,39 +264,12 @@ class StatusPoller:
 
     # --- refills ---------------------------------------------------------------------------
 
-    async def _check_refills(
-        self, cred: PollCredential, key: str, chunk: Sequence[RefillRow]
-    ) -> bool:
-        if cred.id in self._rejected:
-            return False
-        ids = [row.panel_refill_id for row in chunk]
-        try:
-            results: Mapping[str, RefillState] = await self._panel.refill_statuses(
-                cred.panel_url, key, ids
-            )
-        except InvalidApiKey:
-            await self._reject(cred)
-            return True
-        except PanelRefused as error:
-            log.warning(
-                "Panel %s refused a refill status batch of credential %d: %s",
-                host_of(cred.panel_url),
-                cred.id,
-                error.panel_text,
-            )
-            results = {}
-        for row in chunk:
-            self._absorb_refill(cred, row, results.get(row.panel_refill_id))
-        await self._flush()
-        return True
-
     def _absorb_refill(
         self, cred: PollCredential, row: RefillRow, state: RefillState | None
     ) -> None:
         now = self._now
         self.tally.refills_checked += 1
         if state is None or (state.status is RefillStatus.UNKNOWN and state.error == NO_ANSWER):
-            quiet = row.unchanged_checks + 1
             update = RefillStatusUpdate(
                 refill_row_id=row.id,
                 status=row.status,
@@ -282,7 +277,7 @@ class StatusPoller:
                 is_final=False,
                 error=row.error,
                 checked_at=now,
-                next_check_at=next_check_at(now, self._poll, quiet),
+                next_check_at=self._next_check(row.unchanged_checks + 1),
                 changed=False,
             )
             self._polled_refills.append(PolledRefill(update, row.raw_status))
@@ -297,7 +292,7 @@ class StatusPoller:
             is_final=final,
             error=state.error,
             checked_at=now,
-            next_check_at=None if final else next_check_at(now, self._poll, quiet),
+            next_check_at=self._next_check(quiet, final=final),
             changed=changed,
         )
         if not changed:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import random
 
 # An order is checked every poll interval until it has been quiet for this many checks; then the
 # interval doubles after every further run of this many quiet checks, up to the caps below.
 QUIET_CHECKS_PER_STEP = 3
-MAX_SLOWDOWN = 16
+MAX_DOUBLINGS = 4  # at most 16 times the poll interval
 MAX_CHECK_INTERVAL = 6 * 3600.0
 # The loop wakes every poll interval; a due time a hair after the next wake-up would skip a cycle.
 _EARLY = 0.05
@@ -20,12 +19,10 @@ DELIVERY_MAX_ATTEMPTS = 100
 DELIVERY_MAX_AGE = 24 * 3600.0
 
 
-@functools.lru_cache(maxsize=256)
 def check_interval(poll_seconds: float, quiet_checks: int) -> float:
     """Seconds until the next check of an order (or refill) unchanged for `quiet_checks` checks."""
-    steps = min(max(0, quiet_checks // QUIET_CHECKS_PER_STEP), MAX_SLOWDOWN.bit_length())
-    slowdown = min(MAX_SLOWDOWN, 1 << steps)
-    return max(poll_seconds, min(poll_seconds * slowdown, MAX_CHECK_INTERVAL))
+    doublings = min(max(0, quiet_checks) // QUIET_CHECKS_PER_STEP, MAX_DOUBLINGS)
+    return max(poll_seconds, min(poll_seconds * (1 << doublings), MAX_CHECK_INTERVAL))
 
 
 def next_check_at(now: float, poll_seconds: float, quiet_checks: int) -> float:

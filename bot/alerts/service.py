@@ -7,8 +7,10 @@ drive one cycle at a time with `poll_once()` and `deliver_once()` (then `aclose(
 service as `async with`).
 
 Order statuses are read through `StatusReader` (a lean request per batch of 100, its own
-connection pool, PanelClient for any answer that is not clean); refills, balances and those
-fallbacks use the runtime's PanelClient.
+connection pool, PanelClient only for a 200 answer it cannot read); refills, balances and those
+fallbacks use the service's own single-attempt PanelClient: the host pool's backoff is the only
+retry policy of background requests, so a failing panel is asked once per probe and never holds
+a concurrency slot while sleeping through a Retry-After.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from bot.alerts.keys import KeyRing
 from bot.alerts.poller import StatusPoller
 from bot.alerts.status_reader import StatusReader
 from bot.core.seam import Sender
+from bot.panel.client import PanelClient
 from bot.runtime import Runtime
 from storage import credentials, outbox
 
@@ -81,11 +84,14 @@ class AlertService:
         )
         self._wake = asyncio.Event()
         self.hosts = HostPool(self._clock)
-        self.reader = StatusReader(runtime.panel, timeout=runtime.settings.panel_timeout_seconds)
+        timeout = runtime.settings.panel_timeout_seconds
+        # Its own small pool, one attempt per call: retries are the host pool's business here.
+        self._panel = PanelClient(timeout=timeout, max_attempts=1)
+        self.reader = StatusReader(self._panel, timeout=timeout)
         self._keys = KeyRing(runtime.db, runtime.cipher, self._clock)
         self._poller = StatusPoller(
             runtime.db,
-            runtime.panel,
+            self._panel,
             self.reader,
             self._keys,
             poll_seconds=self.poll_seconds,
@@ -93,7 +99,7 @@ class AlertService:
         )
         self._balance = LowBalanceWatcher(
             runtime.db,
-            runtime.panel,
+            self._panel,
             self._keys,
             self.hosts,
             clock=self._clock,
@@ -105,8 +111,9 @@ class AlertService:
         self.last_cycle: CycleStats | None = None
 
     async def aclose(self) -> None:
-        """Close the status reader's connections (`running()` does this on exit)."""
+        """Close the service's panel connections (`running()` does this on exit)."""
         await self.reader.aclose()
+        await self._panel.aclose()
 
     async def __aenter__(self) -> AlertService:
         return self
@@ -178,24 +185,35 @@ class AlertService:
         hook: Callable[[int], Awaitable[None]] = self.on_placed
         hooks.append(hook)
         stop = asyncio.Event()
-        tasks = [
-            asyncio.create_task(self._poll_loop(stop), name="alerts-poll"),
-            asyncio.create_task(self._delivery_loop(stop), name="alerts-delivery"),
-        ]
+        delivery = asyncio.create_task(self._delivery_loop(stop), name="alerts-delivery")
+        polling = asyncio.create_task(self._poll_loop(stop), name="alerts-poll")
         try:
             yield self
         finally:
             with contextlib.suppress(ValueError):
                 hooks.remove(hook)
             stop.set()
+            self._delivery.stop()
             self._wake.set()
-            tasks.extend(self._background)
-            _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
-            for task in pending:
-                task.cancel()
-            # Cancelled work is safe: every write is one transaction, rolled back if cut short.
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._wind_down(delivery, [polling, *self._background])
             await self.aclose()
+
+    async def _wind_down(
+        self, delivery: asyncio.Task[None], others: list[asyncio.Task[None]]
+    ) -> None:
+        """Let the loops finish within the grace period, then cancel them, delivery first."""
+        _, pending = await asyncio.wait([delivery, *others], timeout=STOP_GRACE_SECONDS)
+        # Delivery first: its send in flight is cut (the duplicate window of bot.alerts.delivery)
+        # but a send already accepted is still recorded (`settle`), before any poll transaction
+        # is rolled back. Cancelled polling is safe: every write is one transaction.
+        if delivery in pending:
+            delivery.cancel()
+        await asyncio.gather(delivery, return_exceptions=True)
+        await self._delivery.settle()
+        for task in others:
+            if task in pending:
+                task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     async def _poll_loop(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()

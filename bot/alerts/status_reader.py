@@ -1,15 +1,17 @@
 """Batched order-status reads for the poller: a lean request for the common case, and PanelClient
-for everything else.
+for a 200 answer that needs its judgement.
 
 A poll cycle of 100,000 orders is 10,000 `status` requests. Through PanelClient (httpx, tenacity)
 each costs about 1.2 ms of CPU here, which alone makes a cycle miss its 10 s budget; a plain aiohttp
-request costs about 0.2 ms. So the poller sends the batch itself and accepts only a clean answer:
-HTTP 200 with a JSON object or list and no top-level error, parsed by the same
-`parse_statuses` PanelClient uses. Any other answer (an error text, a bad key, 429, 5xx, a WAF page,
-a redirect, broken JSON) is asked again through `PanelClient.statuses`, so it is classified, retried
-and reported exactly as everywhere else in the bot; the price is one extra request in those (rare)
-cases. Only a timeout or a refused connection is reported here directly, as the same
-PanelUnavailable PanelClient would raise, so a dead panel is not waited on twice.
+request costs about 0.2 ms. So the poller sends the batch itself and accepts a clean answer: HTTP
+200 with a JSON object or list and no top-level error, parsed by the same `parse_statuses`
+PanelClient uses. Any other status (429, 5xx, 401, a WAF page, a redirect) is judged here, from
+that one answer, into the very error PanelClient would raise for it (`_refusal`; the tests compare
+the two on every quirk of the simulator): a panel that is failing or rate-limiting is asked once,
+and its Retry-After reaches the host pool. A timeout or refused connection is reported here too.
+Only a 200 answer that is not clean (an error text, broken JSON, a page) is asked again through
+`PanelClient.statuses` (one attempt, see AlertService), which classifies it like everywhere else in
+the bot; the price is one extra request in those rare cases.
 """
 
 from __future__ import annotations
@@ -23,10 +25,19 @@ import aiohttp
 import certifi
 
 from bot.panel.client import DEFAULT_USER_AGENT, MAX_IDS_PER_REQUEST, PanelClient
-from bot.panel.errors import PanelUnavailable
+from bot.panel.errors import (
+    InvalidApiKey,
+    PanelError,
+    PanelUnavailable,
+    UnavailableReason,
+    error_from_text,
+    mask_key,
+)
 from bot.panel.models import ItemError, OrderState
 from bot.panel.parsing import UnexpectedAnswer, error_text, loads, parse_statuses
+from bot.panel.retry import parse_retry_after
 
+_NOT_JSON = object()
 _HEADERS = {"User-Agent": DEFAULT_USER_AGENT, "Accept": "application/json, text/plain, */*"}
 
 
@@ -40,7 +51,7 @@ class StatusReader:
         )
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[str, str | None] = {}
-        # Batches re-asked through PanelClient because the lean read did not get a clean answer.
+        # Batches re-asked through PanelClient because the lean read got a 200 it could not read.
         self.fallbacks = 0
 
     def __repr__(self) -> str:
@@ -95,9 +106,9 @@ class StatusReader:
             async with self._open().post(
                 url, data=form, allow_redirects=False, proxy=self._proxy(url)
             ) as response:
-                if response.status != 200:
-                    return None
                 body = await response.read()
+                if not 200 <= response.status < 300:
+                    raise _refusal(response.status, response.headers, body, url, key)
         except aiohttp.ConnectionTimeoutError as error:
             message = "The panel did not accept a connection in time."
             raise PanelUnavailable(
@@ -114,7 +125,9 @@ class StatusReader:
                 message, panel_url=url, action="status", reason="connection"
             ) from error
         except aiohttp.ClientError:
-            return None  # a broken answer: let PanelClient look at it
+            # A connection that broke mid-answer (often a keep-alive the panel had closed): one
+            # more try through PanelClient, which reports it if it breaks again.
+            return None
         try:
             answer = loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -128,3 +141,47 @@ class StatusReader:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+def _refusal(
+    status: int, headers: Mapping[str, str], body: bytes, url: str, key: str
+) -> PanelError:
+    """The error PanelClient would raise for this non-2xx answer to `status` (no second request)."""
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+
+    def unavailable(message: str, reason: UnavailableReason) -> PanelUnavailable:
+        return PanelUnavailable(
+            message,
+            panel_url=url,
+            action="status",
+            reason=reason,
+            status_code=status,
+            retry_after=retry_after,
+        )
+
+    if status == 429:
+        return unavailable("The panel asks to slow down (rate limited).", "rate_limited")
+    if 300 <= status < 400:
+        target = mask_key(headers.get("Location", "?"), key)
+        return unavailable(f"The panel redirects to {target}.", "unexpected")
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        answer: object = loads(text)
+    except ValueError:
+        answer = _NOT_JSON
+    panel_text = error_text(answer)
+    if panel_text is not None:
+        # `{"error": …}` with 4xx/5xx: the same text-based judgement as with 200.
+        return error_from_text(
+            panel_text, key=key, panel_url=url, action="status", status_code=status, write=False
+        )
+    if status == 401:
+        message = "The panel did not accept the API key (HTTP 401)."
+        return InvalidApiKey(message, panel_url=url, action="status")
+    if status >= 500:
+        return unavailable(f"The panel failed (HTTP {status}).", "server_error")
+    is_html = text.startswith("<") or "html" in headers.get("Content-Type", "").lower()
+    if answer is _NOT_JSON and is_html:
+        # A CDN/WAF page (captcha, block) instead of the API's JSON.
+        return unavailable(f"The panel sent a web page (HTTP {status}).", "html")
+    return unavailable(f"The panel refused (HTTP {status}).", "unexpected")

@@ -98,8 +98,11 @@ async def test_a_status_change_gives_exactly_one_alert(
     assert "100%" in reply.text
     assert "Charge:" in reply.text
     labels = {button.label: button.action for row in reply.buttons for button in row}
-    assert labels["Status"] == StatusRefresh("1001", order_id).pack()
-    assert labels["Refill"] == RefillOrder("1001", order_id).pack()
+    # The buttons name the key the order belongs to, so they act on it whichever key is active.
+    key_id = row.credential_id
+    assert key_id is not None
+    assert labels["Status"] == StatusRefresh("1001", order_id, key_id).pack()
+    assert labels["Refill"] == RefillOrder("1001", order_id, key_id).pack()
     # The alert's buttons work for their owner like any other button.
     assert "Completed" in (await alice.press_data(labels["Status"])).text
 

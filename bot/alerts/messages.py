@@ -11,7 +11,14 @@ from decimal import Decimal
 from typing import get_args
 from urllib.parse import urlsplit
 
-from bot.core.actions import RefillOrder, RefillRefresh, StatusRefresh
+from bot.core.actions import (
+    Action,
+    ActionError,
+    ActionTooLong,
+    RefillOrder,
+    RefillRefresh,
+    StatusRefresh,
+)
 from bot.core.formatting import money, progress, shorten
 from bot.core.seam import Button, ButtonStyle, Reply
 from bot.panel.models import Balance, OrderState, OrderStatus, RefillState, RefillStatus
@@ -85,12 +92,31 @@ def order_alert(target: PollTarget, state: OrderState, owner: str) -> Reply:
     if target.quantity:
         details[-1] += f" of {target.quantity}"
     lines.append(" · ".join(details))
-    buttons = [Button("Status", StatusRefresh(owner, target.panel_order_id).pack(), "secondary")]
-    if target.can_refill and state.status in REFILLABLE:
-        buttons.append(
-            Button("Refill", RefillOrder(owner, target.panel_order_id).pack(), "primary")
-        )
-    return Reply("\n".join(lines), buttons=(tuple(buttons),), private=True)
+    order_id, credential = target.panel_order_id, target.credential_id
+    buttons = [
+        _button("Status", StatusRefresh(owner, order_id, credential), "secondary"),
+        _button("Refill", RefillOrder(owner, order_id, credential), "primary")
+        if target.can_refill and state.status in REFILLABLE
+        else None,
+    ]
+    return Reply("\n".join(lines), buttons=_row(buttons), private=True)
+
+
+def _button(label: str, action: Action, style: ButtonStyle) -> Button | None:
+    """A button naming the key the order belongs to; None if its id cannot fit in 64 bytes.
+
+    The alert is written inside the poller's transaction, so it cannot store bigger state behind
+    a Ref the way replies do; /status still works for such ids.
+    """
+    try:
+        return Button(label, action.pack(), style)
+    except (ActionTooLong, ActionError):
+        return None
+
+
+def _row(buttons: list[Button | None]) -> tuple[tuple[Button, ...], ...]:
+    present = tuple(button for button in buttons if button is not None)
+    return (present,) if present else ()
 
 
 def _count(value: int | None) -> str:
@@ -109,11 +135,14 @@ def refill_alert(row: RefillRow, state: RefillState, owner: str) -> Reply:
         lines.append("The refill is done.")
     elif state.status in (RefillStatus.REJECTED, RefillStatus.ERROR):
         lines.append("The panel did not refill this order.")
-    buttons = (
-        Button("Refill status", RefillRefresh(owner, row.panel_refill_id).pack(), "secondary"),
-        Button("Order status", StatusRefresh(owner, row.panel_order_id).pack(), "secondary"),
-    )
-    return Reply("\n".join(lines), buttons=(buttons,), private=True)
+    credential = row.credential_id or 0
+    buttons = [
+        _button(
+            "Refill status", RefillRefresh(owner, row.panel_refill_id, credential), "secondary"
+        ),
+        _button("Order status", StatusRefresh(owner, row.panel_order_id, credential), "secondary"),
+    ]
+    return Reply("\n".join(lines), buttons=_row(buttons), private=True)
 
 
 def low_balance_alert(balance: Balance, threshold: Decimal) -> Reply:

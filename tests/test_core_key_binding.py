@@ -19,6 +19,7 @@ from tests.support.corebot import (
     new_simulator,
     running_core,
 )
+from tests.support.loopback import serve
 
 SECOND_KEY = "sim-key-second-panel-0009"
 
@@ -108,20 +109,11 @@ async def test_refill_of_many_reports_what_was_done_when_a_batch_fails(tmp_path:
 
     app = web.Application()
     app.router.add_post("/api/v2", api)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        url = f"http://127.0.0.1:{port}/api/v2"
-        async with running_core(make_settings(tmp_path, url)) as runtime:
-            user = ChatUser(runtime)
-            assert "saved" in (await user.say("/setkey any-key-1234567")).text
-            ids = ",".join(str(1000 + i) for i in range(150))
-            reply = await user.say(f"/refill {ids}")
-    finally:
-        await runner.cleanup()
+    async with serve(app) as base, running_core(make_settings(tmp_path, f"{base}/api/v2")) as rt:
+        user = ChatUser(rt)
+        assert "saved" in (await user.say("/setkey any-key-1234567")).text
+        ids = ",".join(str(1000 + i) for i in range(150))
+        reply = await user.say(f"/refill {ids}")
     assert calls.count("refill") == 2  # never retried
     assert len(re.findall(r"refill #\d+ requested", reply.text)) == 100
     assert "may or may not have been refilled" in reply.text

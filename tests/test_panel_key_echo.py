@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.panel.client import PanelClient
 from bot.panel.models import ItemError
+from tests.support.loopback import serve
 
 KEY = "echoed-secret-key-123456"
 
@@ -29,13 +30,8 @@ async def echo_panel() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/api/v2", api)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/api/v2"
-    await runner.cleanup()
+    async with serve(app) as base:
+        yield f"{base}/api/v2"
 
 
 async def test_per_id_errors_are_masked(echo_panel: str) -> None:

@@ -98,6 +98,12 @@ async def services_page_reply(
     return Reply("\n".join(lines), buttons=tuple(rows), private=True, edit=ctx.inv.kind == "action")
 
 
+def matches_title(count: int, query: str) -> str:
+    """The heading of search results: "1 service matches …" / "12 services match …"."""
+    noun = "service matches" if count == 1 else "services match"
+    return f"{count} {noun} “{shorten(query, 60)}”"
+
+
 @registry.command(
     "services",
     "browse or search the panel's services",
@@ -116,7 +122,7 @@ async def services(ctx: Context, args: str) -> Reply:
         )
     ref = await ctx.stash({"query": query})
     return await services_page_reply(
-        ctx, f"{len(found)} services match “{shorten(query, 60)}”", found, 0, SearchPage, ref
+        ctx, matches_title(len(found), query), found, 0, SearchPage, ref
     )
 
 
@@ -157,7 +163,7 @@ async def search_page(ctx: Context, action: SearchPage) -> Reply:
     found = catalog.search(query)
     return await services_page_reply(
         ctx,
-        f"{len(found)} services match “{shorten(query, 60)}”",
+        matches_title(len(found), query),
         found,
         action.page,
         SearchPage,

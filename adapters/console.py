@@ -149,7 +149,7 @@ class ConsoleAdapter:
     async def send(self, recipient: Recipient, reply: Reply) -> None:
         """Print a pushed alert (the console's Sender), keeping the pending question's buttons."""
         buttons, prompt = self._buttons, self._prompt
-        self.render(reply, heading="🔔 Alert:")
+        self.render(reply, heading="── alert ──")
         if prompt is not None:
             # A question is open: its buttons and prompt stay the ones numbers refer to.
             self._buttons, self._prompt = buttons, prompt

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -14,35 +10,7 @@ import httpx
 from bot.crypto import generate_master_key
 from bot.settings import decode_master_key
 from tests.support.corebot import DEMO_KEY, ChatUser, make_settings, new_simulator, running_core
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """A clean environment for `python -m bot` (no tokens, a database in tmp_path)."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "NO_PROXY": "127.0.0.1,localhost",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
-    }
-    env.update(extra)
-    return env
-
-
-def run_bot(
-    *args: str, env: dict[str, str], cwd: Path, stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    """`python -m bot ARGS` to completion, its output captured as text."""
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-    )
+from tests.support.process import bot_env, run_bot, running_bot
 
 
 def test_help_lists_subcommands(tmp_path: Path) -> None:
@@ -60,35 +28,21 @@ def test_keygen_prints_a_fresh_valid_key(tmp_path: Path) -> None:
 
 
 async def test_simulate_panel_serves_balance(tmp_path: Path) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "simulate-panel",
-        "--port",
-        "0",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=bot_env(tmp_path),
-        cwd=tmp_path,
-    )
-    try:
-        url = key = ""
-        assert process.stdout is not None
-        while not (url and key):
-            line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-            assert line, "simulator exited early"
-            if line.startswith("SIMULATOR_URL="):
-                url = line.split("=", 1)[1].strip()
-            if line.startswith("SIMULATOR_KEY="):
-                key = line.split("=", 1)[1].strip()
+    async with running_bot(bot_env(tmp_path), tmp_path, "simulate-panel", "--port", "0") as bot:
+        # Each wait fails with "exited early" if the simulator ends before printing the line.
+        url_line = await bot.stdout.wait_for_line(
+            lambda line: line.startswith("SIMULATOR_URL="), 30
+        )
+        key_line = await bot.stdout.wait_for_line(
+            lambda line: line.startswith("SIMULATOR_KEY="), 30
+        )
+        url = url_line.split("=", 1)[1].strip()
+        key = key_line.split("=", 1)[1].strip()
         async with httpx.AsyncClient() as client:
             answer = await client.post(url, data={"key": key, "action": "balance"})
         assert answer.json()["currency"] == "USD"
         assert "balance" in answer.json()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), 30) == 0
+        assert await bot.stop(timeout=30) == 0
 
 
 async def test_rotate_keys_reencrypts_under_the_new_key(tmp_path: Path) -> None:

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from bot.panel.simulator import build_catalogue
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.process import bot_env, run_bot
 
 
 def run_demo(transcript: str, tmp_path: Path) -> str:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "NO_PROXY": "127.0.0.1,localhost",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "demo"],
-        input=transcript,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    result = run_bot("demo", env=bot_env(tmp_path), cwd=tmp_path, stdin=transcript)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     return result.stdout

@@ -5,17 +5,15 @@ long rate limit back to the outbox and are never split."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.core.seam import Button, DeliveryError, Recipient, RecipientUnreachable, Reply
-from bot.crypto import generate_master_key
 from tests.fakes.discord_server import FakeDiscord
 from tests.support.corebot import DEMO_KEY, new_simulator
+from tests.support.process import discord_variables, running_bot, serving_env
 from tests.test_discord_journey import set_key
 from tests.test_discord_support import (
     USER,
@@ -25,7 +23,6 @@ from tests.test_discord_support import (
     production_logging,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 STOP_GRACE = 0.2
 SLOW = 2.0
 
@@ -95,60 +92,16 @@ async def test_a_long_alert_is_one_dm_cut_with_an_ellipsis(rig: Rig) -> None:
 
 
 async def test_gateway_closed_for_good_ends_python_m_bot_with_a_failure(tmp_path: Path) -> None:
-    sim = new_simulator()
-    await sim.start()
-    try:
-        async with FakeDiscord() as fake:
-            env = {
-                "PATH": os.environ.get("PATH", ""),
-                "PYTHONPATH": str(ROOT),
-                "NO_PROXY": "127.0.0.1,localhost",
-                "DISCORD_BOT_TOKEN": fake.token,
-                "DISCORD_API_BASE_URL": fake.api_base,
-                "DISCORD_GATEWAY_URL": fake.gateway_url,
-                "PANEL_API_URL": sim.url,
-                "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
-                "ENCRYPTION_KEY": generate_master_key(),
-                "LOG_LEVEL": "INFO",
-            }
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                cwd=tmp_path,  # no stray .env is read
-                env=env,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            assert process.stderr is not None
-            lines: list[str] = []
-            started = asyncio.Event()
-
-            async def read_stderr() -> None:
-                # Read all along: a full pipe would block the bot's logging.
-                assert process.stderr is not None
-                async for raw in process.stderr:
-                    lines.append(raw.decode(errors="replace"))
-                    if "discord adapter started" in lines[-1]:
-                        started.set()
-
-            reading = asyncio.create_task(read_stderr())
-            try:
-                await asyncio.wait_for(started.wait(), 30)
-                # The bot's token was reset in the developer portal: Discord closes with 4004,
-                # after which discord.py never reconnects.
-                await fake.force_disconnect(4004)
-                await asyncio.wait_for(process.wait(), 20)
-                await asyncio.wait_for(reading, 5)
-            finally:
-                if process.returncode is None:
-                    process.kill()
-                    await process.wait()
-                reading.cancel()
-            stderr = "".join(lines)
-            assert process.returncode == 1, stderr[-2000:]
-    finally:
-        await sim.stop()
+    async with new_simulator() as sim, FakeDiscord() as fake:
+        env = serving_env(tmp_path, sim.url, **discord_variables(fake), LOG_LEVEL="INFO")
+        async with running_bot(env, tmp_path) as bot:  # cwd tmp_path: no stray .env is read
+            await bot.stderr.wait_for_line("discord adapter started", timeout=30)
+            # The bot's token was reset in the developer portal: Discord closes with 4004,
+            # after which discord.py never reconnects.
+            await fake.force_disconnect(4004)
+            returncode = await bot.wait_exit(timeout=20)
+        stderr = bot.stderr_text()
+        assert returncode == 1, stderr[-2000:]
     [line] = [line for line in stderr.splitlines() if "stopped serving for good" in line]
     assert "ERROR bot.launch: discord stopped serving for good" in line
     assert "code 4004 (authentication failed" in line and "status 1" in line

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.crypto import generate_master_key
 from bot.settings import Settings, SettingsError, load_settings
+from tests.support.process import bot_env, run_bot
 
 CONTRACT = {
     "TELEGRAM_BOT_TOKEN": "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi",
@@ -129,19 +128,8 @@ def test_several_bad_variables_in_one_message(clean_env: pytest.MonkeyPatch) -> 
 
 
 def test_invalid_settings_exit_2_without_traceback(tmp_path: Path) -> None:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "STATUS_POLL_SECONDS": "never",
-        "ENCRYPTION_KEY": "tooshort",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-    )
+    env = bot_env(tmp_path, STATUS_POLL_SECONDS="never", ENCRYPTION_KEY="tooshort")
+    result = run_bot("run", env=env, cwd=tmp_path, timeout=60)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "STATUS_POLL_SECONDS" in result.stderr and "ENCRYPTION_KEY" in result.stderr

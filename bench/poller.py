@@ -43,9 +43,9 @@ from bot.panel.client import PanelClient
 from bot.panel.simulator import large_scale_key, large_scale_orders
 from bot.runtime import Runtime, build_runtime
 from bot.settings import load_settings
-from storage import credentials, orders, outbox, users
+from storage import credentials, order_polling, outbox, users
 from storage.credentials import NewCredential
-from storage.orders import NewTrackedOrder
+from storage.order_polling import NewTrackedOrder
 
 POLL_SECONDS = 120.0
 PLATFORM = "telegram"
@@ -183,7 +183,7 @@ async def seed(
         for order_id in order_ids:
             tracked.append(NewTrackedOrder(rows[puid], creds[rows[puid]], url, order_id))
             pairs.append((user_keys[puid], order_id))
-    await orders.bulk_track(db, tracked)
+    await order_polling.bulk_track(db, tracked)
     return pairs
 
 
@@ -191,7 +191,7 @@ async def lower_bound(runtime: Runtime, now: float) -> dict[str, float]:
     """Due orders, the sum over keys of ceil(due orders of the key / 100), and the share of that
     sum from keys with more than 100 due orders (split into several batches)."""
     per_key = Counter(
-        target.credential_id for target in await orders.due_poll_targets(runtime.db, now)
+        target.credential_id for target in await order_polling.due_poll_targets(runtime.db, now)
     )
     big = [count for count in per_key.values() if count > 100]
     return {

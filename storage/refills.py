@@ -197,7 +197,7 @@ def _refill_params(update: RefillStatusUpdate) -> tuple[object, ...]:
 class PolledRefill:
     """One polled refill status to store, with its alert if it is news.
 
-    Written only if the row still holds `seen_raw_status` (see storage.orders.PolledOrder).
+    Written only if the row still holds `seen_raw_status` (see storage.order_polling.PolledOrder).
     """
 
     update: RefillStatusUpdate

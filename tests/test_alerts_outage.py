@@ -14,8 +14,8 @@ from bot.alerts.hosts import HOST_BACKOFF_BASE, PER_HOST, HostPool, PanelJob
 from bot.panel.simulator import PanelSimulator
 from bot.runtime import Runtime
 from bot.settings import Settings
-from storage import orders
-from storage.orders import NewTrackedOrder
+from storage import order_polling
+from storage.order_polling import NewTrackedOrder
 from tests.support.alert_fixtures import (  # noqa: F401  (fixtures, by name)
     clock_fixture,
     new_service_fixture,
@@ -56,7 +56,7 @@ async def follow(
         for _ in range(count)
     ]
     tracked = [NewTrackedOrder(user_id, credential_id, sim.url, order_id) for order_id in ids]
-    await orders.bulk_track(runtime.db, tracked)
+    await order_polling.bulk_track(runtime.db, tracked)
     return ids
 
 

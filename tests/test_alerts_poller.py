@@ -16,8 +16,8 @@ from bot.core.seam import Recipient
 from bot.panel.simulator import PanelSimulator
 from bot.runtime import Runtime
 from bot.settings import Settings
-from storage import orders, outbox
-from storage.orders import NewTrackedOrder
+from storage import order_polling, orders, outbox
+from storage.order_polling import NewTrackedOrder
 from tests.support.alert_fixtures import (  # noqa: F401  (fixtures, by name)
     clock_fixture,
     runtime_fixture,
@@ -173,7 +173,7 @@ async def test_requests_are_batched_by_key_in_hundreds(
     small = [new_order(sim, DEMO_KEY, status="Pending") for _ in range(30)]
     rows = [NewTrackedOrder(big_user, big_cred, url, order_id) for order_id in big]
     rows += [NewTrackedOrder(small_user, small_cred, url, order_id) for order_id in small]
-    assert await orders.bulk_track(runtime.db, rows) == 280
+    assert await order_polling.bulk_track(runtime.db, rows) == 280
     sim.reset_counters()
 
     stats = await service.poll_once()
@@ -305,7 +305,7 @@ async def test_a_rejected_key_gives_one_alert_and_is_not_polled_until_replaced(
     order_id = new_order(sim, BULK_KEY)
     user_id, cred_id = await store_key(runtime, "3001", revoked)
     url = runtime.settings.panel_api_url
-    await orders.bulk_track(runtime.db, [NewTrackedOrder(user_id, cred_id, url, order_id)])
+    await order_polling.bulk_track(runtime.db, [NewTrackedOrder(user_id, cred_id, url, order_id)])
 
     stats = await service.poll_once()
     assert (stats.keys_rejected, stats.alerts_queued) == (1, 1)
@@ -346,7 +346,7 @@ async def test_keys_never_reach_logs_alerts_or_stats(
     await alice.say(f"/status {order_id} {running}")
     user_id, cred_id = await store_key(runtime, "3001", revoked)
     url = runtime.settings.panel_api_url
-    await orders.bulk_track(runtime.db, [NewTrackedOrder(user_id, cred_id, url, "77")])
+    await order_polling.bulk_track(runtime.db, [NewTrackedOrder(user_id, cred_id, url, "77")])
     sim.set_order(order_id, status="Completed")
     clock.advance(POLL)
     first = await service.poll_once()
@@ -378,14 +378,14 @@ async def test_a_status_stored_meanwhile_is_neither_overwritten_nor_announced_ag
     )  # fmt: skip
     message = outbox.NewMessage(before.user_id, "telegram", "1001", {"text": "x"}, "k-1")
     # The poller saw "Pending" but a /status look-up stored "In progress" since: nothing happens.
-    stale = orders.PolledOrder(update, "Pending", before.remains, message)
-    assert await orders.record_polled_orders(runtime.db, [stale], clock()) == 0
+    stale = order_polling.PolledOrder(update, "Pending", before.remains, message)
+    assert await order_polling.record_polled_orders(runtime.db, [stale], clock()) == 0
     same = await orders.get_order(runtime.db, before.id)
     assert same is not None and (same.raw_status, same.is_final) == ("In progress", False)
     assert await outbox.count_messages(runtime.db) == 0
     # Seen as stored: the status and its alert are written together.
-    fresh = orders.PolledOrder(update, "In progress", before.remains, message)
-    assert await orders.record_polled_orders(runtime.db, [fresh], clock()) == 1
+    fresh = order_polling.PolledOrder(update, "In progress", before.remains, message)
+    assert await order_polling.record_polled_orders(runtime.db, [fresh], clock()) == 1
     after = await orders.get_order(runtime.db, before.id)
     assert after is not None and (after.raw_status, after.is_final) == ("Completed", True)
     assert await outbox.count_messages(runtime.db) == 1

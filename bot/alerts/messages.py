@@ -22,7 +22,7 @@ from bot.core.actions import (
 from bot.core.formatting import money, progress, shorten
 from bot.core.seam import Button, ButtonStyle, Reply
 from bot.panel.models import Balance, OrderState, OrderStatus, RefillState, RefillStatus
-from storage.orders import PollTarget
+from storage.order_polling import PollTarget
 from storage.refills import RefillRow
 
 # An alert is always ONE message on every platform, so a send can never be split into parts of

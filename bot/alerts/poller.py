@@ -4,7 +4,8 @@ A cycle loads every due order (and refill) once, groups them by the key that pla
 the panel about at most 100 ids per request, so a cycle sends exactly the sum over keys of
 ceil(due ids / 100) requests. Each answer is compared with what is stored; a change of status or of
 `remains` is written together with its alert in one transaction (see
-`storage.orders.record_polled_orders`), so a crash at any point neither loses nor repeats an alert.
+`storage.order_polling.record_polled_orders`), so a crash at any point neither loses nor repeats
+an alert.
 Orders that stay the same are checked less and less often (`schedule.check_interval`); final ones
 are never checked again.
 """
@@ -29,9 +30,10 @@ from bot.panel.client import MAX_IDS_PER_REQUEST, PanelClient
 from bot.panel.errors import InvalidApiKey, PanelRefused, mask_key
 from bot.panel.models import ItemError, OrderState, OrderStatus, RefillState, RefillStatus
 from bot.panel.parsing import NO_ANSWER
-from storage import orders, refills
+from storage import order_polling, refills
 from storage.credentials import PollCredential
-from storage.orders import OrderStatusUpdate, PolledOrder, PollTarget
+from storage.order_polling import PolledOrder, PollTarget
+from storage.orders import OrderStatusUpdate
 from storage.outbox import NewMessage
 from storage.refills import PolledRefill, RefillRow, RefillStatusUpdate
 
@@ -107,7 +109,7 @@ class StatusPoller:
         # Anything left by a cycle that was cut short is dropped: those rows are simply still due.
         self._polled_orders, self._polled_refills = [], []
         order_groups: dict[int, list[PollTarget]] = {}
-        for target in await orders.due_poll_targets(self._db, now):
+        for target in await order_polling.due_poll_targets(self._db, now):
             order_groups.setdefault(target.credential_id, []).append(target)
         refill_groups: dict[int, list[RefillRow]] = {}
         for row in await refills.due_refills(self._db, now):
@@ -329,7 +331,7 @@ class StatusPoller:
         async with self._flush_lock:
             polled_orders, self._polled_orders = self._polled_orders, []
             polled_refills, self._polled_refills = self._polled_refills, []
-            queued = await orders.record_polled_orders(self._db, polled_orders, self._now)
+            queued = await order_polling.record_polled_orders(self._db, polled_orders, self._now)
             queued += await refills.record_polled_refills(self._db, polled_refills, self._now)
         self.tally.alerts_queued += queued
         if queued:

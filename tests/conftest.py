@@ -10,10 +10,23 @@ from typing import Any
 
 import pytest
 
+from bot.log_safety import clamp_library_loggers
+
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 os.environ["no_proxy"] = "127.0.0.1,localhost"
-for _proxy_var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+for _proxy_var in (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+):
     os.environ.pop(_proxy_var, None)
+
+# Libraries that print request URLs and payloads (httpx logs URLs at INFO) stay above the levels
+# where a key in a query string or a Bot API URL would reach captured test output.
+clamp_library_loggers()
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

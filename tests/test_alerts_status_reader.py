@@ -70,7 +70,7 @@ QUIRKS: list[dict[str, Any]] = [
 
 
 @pytest.mark.parametrize("quirks", QUIRKS, ids=lambda quirks: ",".join(quirks) or "plain")
-@pytest.mark.parametrize("key", [DEMO_KEY, "sim-key-unknown-77"])
+@pytest.mark.parametrize("key", [DEMO_KEY, "sim-key-unknown-77"], ids=["known-key", "unknown-key"])
 async def test_same_result_or_error_as_panel_client(
     sim: PanelSimulator,
     panel: PanelClient,

@@ -132,3 +132,47 @@ async def test_console_alert_keeps_the_open_question(runtime: Runtime) -> None:
     assert inv is not None and inv.kind == "text"  # an answer, not the help command
     inv = console.invocation_for("/help")
     assert inv is not None and inv.kind == "command"
+
+
+async def test_placed_order_is_reported_even_if_recording_it_fails(tmp_path: Path) -> None:
+    """A panel handing back an id the user already has: recording fails, the order still exists."""
+    from aiohttp import web
+
+    from tests.support.loopback import serve
+
+    service = {
+        "service": 1, "name": "Views", "type": "Default", "category": "Views", "rate": "1.00",
+        "min": 10, "max": 1000, "refill": False, "cancel": False,
+    }  # fmt: skip
+    adds = 0
+
+    async def api(request: web.Request) -> web.Response:
+        nonlocal adds
+        action = str((await request.post())["action"])
+        if action == "balance":
+            return web.json_response({"balance": "50.00", "currency": "USD"})
+        if action == "services":
+            return web.json_response([service])
+        adds += 1
+        return web.json_response({"order": 1})  # the same id every time
+
+    app = web.Application()
+    app.router.add_post("/api/v2", api)
+    async with serve(app) as base, running_core(make_settings(tmp_path, f"{base}/api/v2")) as rt:
+        user = ChatUser(rt)
+        assert "saved" in (await user.say("/setkey some-panel-key-42")).text
+        first = await user.press("Confirm", await user.say("/order 1 https://t.me/a 100"))
+        assert "Order placed: #1" in first.text
+        second = await user.press("Confirm", await user.say("/order 1 https://t.me/b 100"))
+        assert "Order placed: #1" in second.text
+        assert "Nothing was changed" not in second.text
+        assert adds == 2
+
+
+async def test_one_line_order_while_a_question_is_open(alice: ChatUser, sim) -> None:
+    service = sim.catalogue.first_matching(type="Default", dripfeed=False)
+    asked = await alice.say("/setkey")
+    assert asked.prompt is not None
+    confirm = await alice.say(f"/order {service.id} https://t.me/x {service.min}")
+    assert "Please check your order" in confirm.text
+    assert "Order placed" in (await alice.press("Confirm", confirm)).text

@@ -89,9 +89,17 @@ class StatusReader:
         answer = await self._clean_answer(url, key, ids)
         if answer is not None:
             try:
-                return parse_statuses(answer, ids)
+                parsed = parse_statuses(answer, ids)
             except UnexpectedAnswer:
                 pass
+            else:
+                # Per-order error texts with the key masked, as PanelClient gives them.
+                return {
+                    order_id: ItemError(mask_key(item.message, key))
+                    if isinstance(item, ItemError)
+                    else item
+                    for order_id, item in parsed.items()
+                }
         self.fallbacks += 1
         return await self._panel.statuses(url, key, ids)
 

@@ -7,7 +7,7 @@ a `Sender` that each adapter implements.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 Platform = Literal["telegram", "discord", "console"]
@@ -31,7 +31,8 @@ class Invocation:
     # text: empty.
     name: str
     # command: the argument text after the command; text: the message text; action: empty.
-    text: str = ""
+    # Left out of the repr: it can hold an API key (a setkey argument or a prompted answer).
+    text: str = field(default="", repr=False)
     display_name: str = ""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets as random_tokens
 from decimal import Decimal
 
@@ -24,6 +26,8 @@ from bot.panel.errors import InvalidApiKey, PanelError, PanelRefused, PanelUnava
 from bot.panel.models import Service
 from storage import credentials, orders
 from storage.orders import OrderRow
+
+log = logging.getLogger(__name__)
 
 # Buttons offered for Subscriptions' delay; any allowed value can also be typed.
 DELAY_BUTTONS = ("0", "30", "60", "120", "360", "600")
@@ -222,6 +226,8 @@ async def _one_line(ctx: Context, service: Service, rest: list[str], active: Act
         except forms.InvalidAnswer as problem:
             raise UserError(str(problem)) from None
     state = new_form(ctx, active, service, answers)
+    # A new order replaces whatever question was open, as /order does.
+    await ctx.save_conversation(state)
     return await confirmation_reply(ctx, state)
 
 
@@ -508,17 +514,30 @@ async def wizard_confirm(ctx: Context, action: WizardConfirm) -> Reply:
         return await confirmation_reply(
             ctx, state, f"The panel refused this order: {error.panel_text}"
         )
-    await orders.mark_placed(ctx.db, row.id, order_id)
-    await ctx.clear_conversation()
-    for hook in ctx.res.placed_hooks:
-        await hook(ctx.user.id)
+    # From here on the order exists and is paid: whatever fails below, the user must hear
+    # "placed as #N", never "nothing was changed, try again" (that would place it twice).
+    try:
+        await orders.mark_placed(ctx.db, row.id, order_id)
+        await ctx.clear_conversation()
+        for hook in ctx.res.placed_hooks:
+            await hook(ctx.user.id)
+    except Exception:
+        log.exception("order %s was placed but recording it failed", order_id)
+        with contextlib.suppress(Exception):
+            await orders.mark_unknown(ctx.db, row.id, f"placed as #{order_id}, not recorded")
     currency = str(state.get("currency", ""))
     cost_text = f" Expected cost: {money(cost, currency)}." if cost is not None else ""
-    status_button = await ctx.button("Status", StatusRefresh(ctx.inv.user_id, order_id), "primary")
+    try:
+        status = StatusRefresh(ctx.inv.user_id, order_id, credential.credential.id)
+        buttons: tuple[tuple[Button, ...], ...] = (
+            (await ctx.button("Status", status, "primary"),),
+        )
+    except Exception:
+        buttons = ()
     return Reply(
         f"✅ Order placed: #{order_id} — {service.name}.{cost_text}\n"
         "I will tell you when its status changes.",
-        buttons=((status_button,),),
+        buttons=buttons,
         private=True,
         edit=True,
     )

@@ -47,6 +47,16 @@ def _order_status(sim: PanelSimulator, order: SimOrder, render: Renderer) -> dic
     }
 
 
+def _checked_ids(text: str, noun: str) -> tuple[list[str], Answer | None]:
+    """The ids of a many-id request, or the panel's error for an empty or too long list."""
+    ids = _ids(text)
+    if not ids:
+        return ids, _error("Incorrect request")
+    if len(ids) > MAX_IDS:
+        return ids, _error(f"Too many {noun}")
+    return ids, None
+
+
 def _services(sim: PanelSimulator, account: Account, fields: Fields, render: Renderer) -> Answer:
     quirks = sim.quirks
     # Cached per wire format: a 10,000-service catalogue is big to rebuild on every request.
@@ -72,11 +82,9 @@ def _add(sim: PanelSimulator, account: Account, fields: Fields, render: Renderer
 
 def _status(sim: PanelSimulator, account: Account, fields: Fields, render: Renderer) -> Answer:
     if "orders" in fields:
-        ids = _ids(fields["orders"])
-        if not ids:
-            return _error("Incorrect request")
-        if len(ids) > MAX_IDS:
-            return _error("Too many orders")
+        ids, refused = _checked_ids(fields["orders"], "orders")
+        if refused is not None:
+            return refused
         answer: dict[str, Json] = {}
         for raw in ids:
             order = sim.owned_order(account, raw)
@@ -102,11 +110,9 @@ def _one_refill(sim: PanelSimulator, account: Account, raw: str) -> int | str:
 
 def _refill(sim: PanelSimulator, account: Account, fields: Fields, render: Renderer) -> Answer:
     if "orders" in fields:
-        ids = _ids(fields["orders"])
-        if not ids:
-            return _error("Incorrect request")
-        if len(ids) > MAX_IDS:
-            return _error("Too many orders")
+        ids, refused = _checked_ids(fields["orders"], "orders")
+        if refused is not None:
+            return refused
         rows: list[Json] = []
         for raw in ids:
             outcome = _one_refill(sim, account, raw)
@@ -125,11 +131,9 @@ def _refill_status(
 ) -> Answer:
     not_found: dict[str, Json] = {"error": "Refill not found"}
     if "refills" in fields:
-        ids = _ids(fields["refills"])
-        if not ids:
-            return _error("Incorrect request")
-        if len(ids) > MAX_IDS:
-            return _error("Too many refills")
+        ids, refused = _checked_ids(fields["refills"], "refills")
+        if refused is not None:
+            return refused
         rows: list[Json] = []
         for raw in ids:
             refill = sim.owned_refill(account, raw)
@@ -142,11 +146,9 @@ def _refill_status(
 
 def _cancel(sim: PanelSimulator, account: Account, fields: Fields, render: Renderer) -> Answer:
     # The reference has no one-order form; a lone `order` is taken as a list of one.
-    ids = _ids(fields.get("orders", fields.get("order", "")))
-    if not ids:
-        return _error("Incorrect request")
-    if len(ids) > MAX_IDS:
-        return _error("Too many orders")
+    ids, refused = _checked_ids(fields.get("orders", fields.get("order", "")), "orders")
+    if refused is not None:
+        return refused
     rows: list[Json] = []
     for raw in ids:
         order = sim.owned_order(account, raw)
